@@ -1,0 +1,228 @@
+//! The blocking pool: [`spawn_blocking`] and the pool path of operations.
+//!
+//! One pool per [`Runtime`](crate::Runtime), shared by its loop threads.
+//! Threads start on demand, up to `max_threads`; an idle thread retires
+//! after `keep_alive`. The queue is bounded: a job that finds it full is
+//! **rejected** (its `JoinHandle` resolves to an error for which
+//! [`JoinError::is_rejected`](crate::JoinError::is_rejected) holds, and the
+//! rejection is counted) rather than grown without limit. Results go back
+//! through the waiting task's waker, which unparks its loop.
+//!
+//! Bookkeeping invariant: every thread blocked in the condvar wait is
+//! counted in exactly one of `idle` (free to be handed a job) or `notified`
+//! (handed one by a `notify_one`, not yet awake). A waking thread takes a
+//! notification if there is one, else leaves `idle`; so a pushed job either
+//! reserves an idle thread or starts a new one, and is never left waiting
+//! for a thread that is not coming.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use crate::executor::{JoinError, JoinHandle, JoinInner};
+use crate::metrics::BlockingSnapshot;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Pool limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolConfig {
+    pub(crate) max_threads: usize,
+    pub(crate) queue_capacity: usize,
+    pub(crate) keep_alive: Duration,
+}
+
+struct State {
+    queue: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+    notified: usize,
+    shutdown: bool,
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Counters {
+    started: AtomicU64,
+    busy: AtomicU64,
+    completed: AtomicU64,
+    rejected: AtomicU64,
+}
+
+pub(crate) struct Pool {
+    cfg: PoolConfig,
+    state: Mutex<State>,
+    cond: Condvar,
+    counters: Counters,
+}
+
+impl Pool {
+    pub(crate) fn new(cfg: PoolConfig) -> Arc<Pool> {
+        Arc::new(Pool {
+            cfg,
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                threads: 0,
+                idle: 0,
+                notified: 0,
+                shutdown: false,
+                handles: Vec::new(),
+            }),
+            cond: Condvar::new(),
+            counters: Counters::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on a pool thread.
+    pub(crate) fn spawn<T, F>(self: &Arc<Self>, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let join = JoinInner::new();
+        let j = join.clone();
+        let job: Job = Box::new(move || {
+            let out = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
+            j.complete(out);
+        });
+        if let Err(why) = self.submit(job) {
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            join.complete(Err(JoinError::rejected(why)));
+        }
+        JoinHandle::new(join)
+    }
+
+    fn submit(self: &Arc<Self>, job: Job) -> Result<(), String> {
+        let mut st = self.lock();
+        if st.shutdown {
+            return Err("the runtime is shutting down".into());
+        }
+        if st.queue.len() >= self.cfg.queue_capacity {
+            return Err(format!(
+                "queue full ({} jobs waiting, {} threads busy)",
+                st.queue.len(),
+                st.threads - st.idle - st.notified
+            ));
+        }
+        st.queue.push_back(job);
+        if st.idle > 0 {
+            st.idle -= 1;
+            st.notified += 1;
+            self.cond.notify_one();
+        } else if st.threads < self.cfg.max_threads {
+            st.handles.retain(|h| !h.is_finished());
+            let pool = self.clone();
+            let spawned = thread::Builder::new()
+                .name("ringloop-blocking".into())
+                .spawn(move || pool.worker());
+            match spawned {
+                Ok(h) => {
+                    st.threads += 1;
+                    st.handles.push(h);
+                    self.counters.started.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) if st.threads == 0 => {
+                    st.queue.pop_back();
+                    return Err(format!("cannot start a pool thread: {e}"));
+                }
+                // Other threads will get to the job.
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn worker(self: Arc<Self>) {
+        let mut st = self.lock();
+        loop {
+            while let Some(job) = st.queue.pop_front() {
+                drop(st);
+                self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                job();
+                self.counters.busy.fetch_sub(1, Ordering::Relaxed);
+                self.counters.completed.fetch_add(1, Ordering::Relaxed);
+                st = self.lock();
+            }
+            if st.shutdown {
+                break;
+            }
+            st.idle += 1;
+            let (guard, res) = self
+                .cond
+                .wait_timeout(st, self.cfg.keep_alive)
+                .unwrap_or_else(|p| p.into_inner());
+            st = guard;
+            if st.notified > 0 {
+                st.notified -= 1;
+            } else {
+                st.idle -= 1;
+                if res.timed_out() && st.queue.is_empty() {
+                    break;
+                }
+            }
+        }
+        st.threads -= 1;
+    }
+
+    /// Stops accepting jobs, lets queued ones run, and joins every thread.
+    pub(crate) fn shutdown(&self) {
+        let handles = {
+            let mut st = self.lock();
+            st.shutdown = true;
+            self.cond.notify_all();
+            std::mem::take(&mut st.handles)
+        };
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> BlockingSnapshot {
+        let st = self.lock();
+        BlockingSnapshot {
+            threads_started: self.counters.started.load(Ordering::Relaxed),
+            threads_alive: st.threads as u64,
+            threads_busy: self.counters.busy.load(Ordering::Relaxed),
+            queue_depth: st.queue.len() as u64,
+            jobs_completed: self.counters.completed.load(Ordering::Relaxed),
+            jobs_rejected: self.counters.rejected.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Runs blocking `f` on the runtime's blocking pool and returns a handle to
+/// its result.
+///
+/// Use it for CPU-heavy work or blocking calls that would stall the loop.
+/// The handle resolves to a [`JoinError`] if `f` panics, or if the pool's
+/// bounded queue is full ([`JoinError::is_rejected`]).
+/// [`JoinHandle::abort`] cannot interrupt a running job; it discards the
+/// result.
+///
+/// # Panics
+///
+/// When called outside a ringloop runtime.
+///
+/// # Examples
+///
+/// ```
+/// ringloop_runtime::block_on(async {
+///     let sum = ringloop_runtime::spawn_blocking(|| (1..=100u64).sum::<u64>()).await.unwrap();
+///     assert_eq!(sum, 5050);
+/// });
+/// ```
+pub fn spawn_blocking<T, F>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    crate::context::with(|cx| cx.pool.spawn(f))
+        .expect("ringloop::spawn_blocking called outside a ringloop runtime")
+}

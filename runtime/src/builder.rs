@@ -1,0 +1,164 @@
+//! [`Builder`] and [`Backend`].
+
+use std::fmt;
+use std::io;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::blocking::PoolConfig;
+use crate::Runtime;
+
+/// Which driver a loop runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// io_uring when the kernel allows it, else epoll. The environment
+    /// variable `RINGLOOP_BACKEND=uring|epoll` overrides it.
+    Auto,
+    /// io_uring, the proactor. Failing to set it up is an error.
+    IoUring,
+    /// epoll, the reactor, with file operations on the blocking pool.
+    Epoll,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Auto => "auto",
+            Backend::IoUring => "uring",
+            Backend::Epoll => "epoll",
+        })
+    }
+}
+
+impl FromStr for Backend {
+    type Err = io::Error;
+
+    /// Parses `auto`, `uring` (or `io_uring`, `iouring`) and `epoll`.
+    fn from_str(s: &str) -> io::Result<Backend> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(Backend::Auto),
+            "uring" | "io_uring" | "iouring" | "io-uring" => Ok(Backend::IoUring),
+            "epoll" => Ok(Backend::Epoll),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown backend {other:?}: expected auto, uring or epoll"),
+            )),
+        }
+    }
+}
+
+/// The environment variable that overrides [`Backend::Auto`].
+pub const BACKEND_ENV: &str = "RINGLOOP_BACKEND";
+
+/// Configures and builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// use ringloop_runtime::{Backend, Builder};
+///
+/// let rt = Builder::new().backend(Backend::Epoll).build().unwrap();
+/// assert_eq!(rt.backend(), Backend::Epoll);
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub(crate) backend: Backend,
+    pub(crate) threads: usize,
+    pub(crate) pin_to_cores: bool,
+    pub(crate) ring_entries: u32,
+    pub(crate) pool: PoolConfig,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Defaults: `Backend::Auto`, one loop (the calling thread), no pinning,
+    /// 256 SQEs per ring, a blocking pool of up to 64 threads with a queue of
+    /// 16,384 jobs and a 10 s keep-alive.
+    pub fn new() -> Self {
+        Builder {
+            backend: Backend::Auto,
+            threads: 1,
+            pin_to_cores: false,
+            ring_entries: 256,
+            pool: PoolConfig {
+                max_threads: 64,
+                queue_capacity: 16_384,
+                keep_alive: Duration::from_secs(10),
+            },
+        }
+    }
+
+    /// The backend for every loop of the runtime.
+    pub fn backend(&mut self, backend: Backend) -> &mut Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Number of loops, each with its own executor and driver (at least 1).
+    /// Loop 0 is the thread that calls [`Runtime::block_on`]; the others
+    /// are worker threads started by [`build`](Self::build).
+    pub fn threads(&mut self, n: usize) -> &mut Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// Pins loop `i` to CPU `i % cores` (the building thread too).
+    pub fn pin_to_cores(&mut self, pin: bool) -> &mut Self {
+        self.pin_to_cores = pin;
+        self
+    }
+
+    /// SQ entries per ring (the kernel rounds up to a power of two; the CQ
+    /// gets twice as many).
+    pub fn ring_entries(&mut self, n: u32) -> &mut Self {
+        self.ring_entries = n;
+        self
+    }
+
+    /// Upper bound on blocking-pool threads (at least 1).
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        self.pool.max_threads = n.max(1);
+        self
+    }
+
+    /// Jobs that may wait for a pool thread before new ones are rejected.
+    pub fn blocking_queue_capacity(&mut self, n: usize) -> &mut Self {
+        self.pool.queue_capacity = n;
+        self
+    }
+
+    /// How long an idle pool thread waits for work before it exits.
+    pub fn blocking_keep_alive(&mut self, d: Duration) -> &mut Self {
+        self.pool.keep_alive = d;
+        self
+    }
+
+    /// The backend to request after applying `RINGLOOP_BACKEND` to `Auto`.
+    pub(crate) fn requested_backend(&self) -> io::Result<Backend> {
+        if self.backend != Backend::Auto {
+            return Ok(self.backend);
+        }
+        match std::env::var(BACKEND_ENV) {
+            Ok(v) => v.parse().map_err(|e: io::Error| {
+                io::Error::new(e.kind(), format!("{BACKEND_ENV}: {e}"))
+            }),
+            Err(_) => Ok(Backend::Auto),
+        }
+    }
+
+    /// Builds the runtime: loop 0 on the calling thread, and `threads - 1`
+    /// worker threads.
+    ///
+    /// Fails when a forced backend cannot start (a forced io_uring never
+    /// falls back silently), when `RINGLOOP_BACKEND` holds an unknown value,
+    /// or when threads or fds cannot be created.
+    pub fn build(&self) -> io::Result<Runtime> {
+        Runtime::new(self)
+    }
+}

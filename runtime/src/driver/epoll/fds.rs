@@ -1,0 +1,109 @@
+//! Per-fd readiness for the epoll backend.
+//!
+//! Each fd is registered once, edge-triggered, for both directions
+//! (`EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`), the first time an operation
+//! on it gets `EAGAIN`. Edge-triggered write interest costs nothing while a
+//! socket has nothing to write: the kernel reports the edge once, not on
+//! every wait. Operations always try their syscall first; only one that got
+//! `EAGAIN` parks its waker, and the next edge wakes every parked waker of
+//! that direction, which retry. The loop is single-threaded, so no edge is
+//! processed between a syscall's `EAGAIN` and the parking of its waker; an
+//! edge that happens meanwhile in the kernel is queued in epoll and wakes
+//! the waiter at the next wait. The entry goes when the fd is
+//! closed through the runtime ([`SharedFd`](crate::fd::SharedFd)), so a
+//! reused fd number starts fresh.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+
+use crate::driver::opcode::Interest;
+
+#[derive(Default)]
+struct FdState {
+    readers: Vec<Waker>,
+    writers: Vec<Waker>,
+}
+
+/// The readiness table.
+#[derive(Default)]
+pub(super) struct Fds {
+    map: HashMap<RawFd, FdState>,
+}
+
+impl Fds {
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Called after the caller's syscall returned `EAGAIN`: registers `fd`
+    /// with `epfd` if new and parks the waker until the next edge.
+    pub(super) fn poll_ready(
+        &mut self,
+        epfd: RawFd,
+        fd: RawFd,
+        interest: Interest,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.map.contains_key(&fd) {
+            register(epfd, fd)?;
+            self.map.insert(fd, FdState::default());
+        }
+        let st = self.map.get_mut(&fd).expect("inserted above");
+        let waiters = match interest {
+            Interest::Readable => &mut st.readers,
+            Interest::Writable => &mut st.writers,
+        };
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Applies one epoll event.
+    pub(super) fn event(&mut self, fd: RawFd, events: u32, wake: &mut Vec<Waker>) {
+        let Some(st) = self.map.get_mut(&fd) else {
+            return;
+        };
+        let err = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+        if err || events & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI) as u32 != 0 {
+            wake.append(&mut st.readers);
+        }
+        if err || events & libc::EPOLLOUT as u32 != 0 {
+            wake.append(&mut st.writers);
+        }
+    }
+
+    /// Forgets `fd` (it is being closed) and wakes its waiters, which retry
+    /// and see the error.
+    pub(super) fn deregister(&mut self, epfd: RawFd, fd: RawFd, wake: &mut Vec<Waker>) {
+        if let Some(mut st) = self.map.remove(&fd) {
+            // SAFETY: plain syscall on fds we were given; a stale fd yields
+            // an error we ignore (the kernel drops registrations on close).
+            unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
+            wake.append(&mut st.readers);
+            wake.append(&mut st.writers);
+        }
+    }
+}
+
+fn register(epfd: RawFd, fd: RawFd) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+        u64: fd as u64,
+    };
+    // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+    let r = unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        // Still registered from a dup of a closed fd: the registration works.
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("epoll_ctl(ADD, fd {fd}): {e} (regular files have no readiness)"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! The slot an in-flight io_uring operation occupies, indexed by its
+//! `user_data`, and the state machine that keeps kernel-visible memory alive.
+//!
+//! ```text
+//!            submit                 final CQE                poll
+//! (Op) ────────────▶ Pending ───────────────▶ Completed ───────────▶ freed, result to Op
+//!                      │  drop(Op): data moves into the slot, ASYNC_CANCEL queued
+//!                      ▼
+//!                   Orphaned ─────────────── final CQE ─────────────▶ freed, data dropped
+//! ```
+//!
+//! "Final" means a CQE without `IORING_CQE_F_MORE`: a multishot operation
+//! (and a zero-copy send, whose buffer notification comes last) stays in its
+//! slot until then. The slot owns nothing the kernel can see while the [`Op`]
+//! is alive (the `Op` owns it, at a stable heap address); once the `Op` is
+//! dropped, the slot owns it and frees it only after the final CQE.
+//!
+//! [`Op`]: super::Op
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::cqueue;
+use slab::Slab;
+
+use super::opcode::Completion;
+
+/// One slot's state.
+pub(crate) enum Lifecycle {
+    /// Submitted (or queued in the SQ); the future waits for the final CQE.
+    /// `waker` is set once the future has been polled; `first` keeps the
+    /// result of a non-final CQE (a zero-copy send reports its byte count
+    /// before the kernel releases the buffer).
+    Pending {
+        waker: Option<Waker>,
+        first: Option<Completion>,
+    },
+    /// The final CQE arrived; the result waits for the future's next poll.
+    Completed(Completion),
+    /// The future was dropped while the kernel still owned its memory. The
+    /// box holds the operation value (buffers, sockaddrs, paths, fds) until
+    /// the final CQE; an `ASYNC_CANCEL` has been queued for it.
+    Orphaned(Box<dyn Any>),
+    /// A multishot operation: completions queue up for the stream. `done`
+    /// once the final CQE (no `F_MORE`) is queued.
+    Multi {
+        waker: Option<Waker>,
+        queue: VecDeque<Completion>,
+        done: bool,
+    },
+}
+
+/// What a dropped future asks of the driver.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterDrop {
+    /// The slot was already complete and is freed; nothing in the kernel.
+    Freed,
+    /// The kernel still owns the memory: queue an `ASYNC_CANCEL` for the key.
+    Cancel,
+}
+
+/// The driver's table of in-flight operations.
+#[derive(Default)]
+pub(crate) struct Slots {
+    slab: Slab<Lifecycle>,
+}
+
+impl Slots {
+    /// Number of occupied slots (operations the kernel has not finished).
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Reserves a slot for a new single-shot (`multi == false`) or multishot
+    /// operation and returns its key, which becomes the SQE's `user_data`.
+    pub(crate) fn insert(&mut self, multi: bool) -> usize {
+        self.slab.insert(if multi {
+            Lifecycle::Multi {
+                waker: None,
+                queue: VecDeque::new(),
+                done: false,
+            }
+        } else {
+            Lifecycle::Pending {
+                waker: None,
+                first: None,
+            }
+        })
+    }
+
+    /// Keys of every slot whose owner is gone or waiting, for shutdown.
+    pub(crate) fn keys(&self) -> Vec<usize> {
+        self.slab.iter().map(|(k, _)| k).collect()
+    }
+
+    /// Applies one CQE. Wakers to wake and orphaned values to drop are pushed
+    /// to the out-vectors so the caller can run them after releasing its
+    /// borrow of the driver (a waker or a destructor may re-enter it).
+    pub(crate) fn complete(
+        &mut self,
+        key: usize,
+        res: i32,
+        flags: u32,
+        wake: &mut Vec<Waker>,
+        drop_later: &mut Vec<Box<dyn Any>>,
+    ) {
+        let more = cqueue::more(flags);
+        let Some(slot) = self.slab.get_mut(key) else {
+            // A CQE for a key we do not own would be a driver bug; never
+            // touch memory for it.
+            debug_assert!(false, "CQE for unknown user_data {key}");
+            return;
+        };
+        match slot {
+            Lifecycle::Pending { waker, first } => {
+                let this = Completion::from_raw(res, flags);
+                if more {
+                    first.get_or_insert(this);
+                    return;
+                }
+                let waker = waker.take();
+                let result = first.take().unwrap_or(this);
+                *slot = Lifecycle::Completed(result);
+                wake.extend(waker);
+            }
+            Lifecycle::Multi { waker, queue, done } => {
+                queue.push_back(Completion::from_raw(res, flags));
+                *done = !more;
+                wake.extend(waker.take());
+            }
+            Lifecycle::Orphaned(_) => {
+                if !more {
+                    if let Lifecycle::Orphaned(data) = self.slab.remove(key) {
+                        drop_later.push(data);
+                    }
+                }
+            }
+            Lifecycle::Completed(_) => {
+                debug_assert!(false, "CQE after the final CQE for {key}");
+            }
+        }
+    }
+
+    /// Polls a single-shot slot; frees it when the result is taken.
+    pub(crate) fn poll(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        match self.slab.get_mut(key) {
+            Some(Lifecycle::Pending { waker, .. }) => {
+                set_waker(waker, cx);
+                Poll::Pending
+            }
+            Some(Lifecycle::Completed(_)) => match self.slab.remove(key) {
+                Lifecycle::Completed(c) => Poll::Ready(c),
+                _ => unreachable!("checked just above"),
+            },
+            _ => panic!("ringloop: poll of slot {key} in the wrong state"),
+        }
+    }
+
+    /// Polls a multishot slot: `Ready(Some)` per completion, `Ready(None)`
+    /// (and the slot freed) after the final one.
+    pub(crate) fn poll_multi(
+        &mut self,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Completion>> {
+        match self.slab.get_mut(key) {
+            Some(Lifecycle::Multi { waker, queue, done }) => {
+                if let Some(c) = queue.pop_front() {
+                    return Poll::Ready(Some(c));
+                }
+                if *done {
+                    self.slab.remove(key);
+                    return Poll::Ready(None);
+                }
+                set_waker(waker, cx);
+                Poll::Pending
+            }
+            _ => panic!("ringloop: poll of multishot slot {key} in the wrong state"),
+        }
+    }
+
+    /// The future owning `key` was dropped. `data` is everything the kernel
+    /// may still touch; it moves into the slot unless the kernel is done.
+    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Any>) -> (AfterDrop, Option<Box<dyn Any>>) {
+        let finished = match self.slab.get(key) {
+            Some(Lifecycle::Completed(_)) => true,
+            Some(Lifecycle::Multi { done, .. }) => *done,
+            Some(Lifecycle::Pending { .. }) => false,
+            _ => panic!("ringloop: drop of slot {key} in the wrong state"),
+        };
+        if finished {
+            self.slab.remove(key);
+            (AfterDrop::Freed, Some(data))
+        } else {
+            self.slab[key] = Lifecycle::Orphaned(data);
+            (AfterDrop::Cancel, None)
+        }
+    }
+}
+
+fn set_waker(slot: &mut Option<Waker>, cx: &mut Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The state machine without a kernel: synthetic CQEs, `Rc<()>` payloads.
+    use super::*;
+    use std::rc::Rc;
+    use std::task::Waker;
+
+    /// `IORING_CQE_F_MORE` (uapi value).
+    const MORE: u32 = 1 << 1;
+
+    fn cx() -> Context<'static> {
+        Context::from_waker(Waker::noop())
+    }
+
+    #[test]
+    fn completed_then_polled_frees_slot() {
+        let mut s = Slots::default();
+        let k = s.insert(false);
+        assert!(s.poll(k, &mut cx()).is_pending());
+        let (mut w, mut d) = (vec![], vec![]);
+        s.complete(k, 7, 0, &mut w, &mut d);
+        assert_eq!(w.len(), 1, "the polled future is woken");
+        match s.poll(k, &mut cx()) {
+            Poll::Ready(c) => assert_eq!(c.result.unwrap(), 7),
+            Poll::Pending => panic!("should be ready"),
+        }
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn orphan_keeps_payload_until_final_cqe() {
+        let payload = Rc::new(());
+        let mut s = Slots::default();
+        let k = s.insert(false);
+        assert_eq!(Rc::strong_count(&payload), 1);
+        let (after, back) = s.orphan(k, Box::new(payload.clone()));
+        assert_eq!(after, AfterDrop::Cancel);
+        assert!(back.is_none());
+        assert_eq!(Rc::strong_count(&payload), 2, "slot holds the payload");
+        let (mut w, mut d) = (vec![], vec![]);
+        s.complete(k, -libc::ECANCELED, 0, &mut w, &mut d);
+        assert_eq!(s.len(), 0);
+        assert_eq!(Rc::strong_count(&payload), 2, "dropped only by the caller");
+        drop(d);
+        assert_eq!(Rc::strong_count(&payload), 1);
+    }
+
+    #[test]
+    fn orphan_after_completion_frees_at_once() {
+        let payload = Rc::new(());
+        let mut s = Slots::default();
+        let k = s.insert(false);
+        s.complete(k, 0, 0, &mut vec![], &mut vec![]);
+        let (after, back) = s.orphan(k, Box::new(payload.clone()));
+        assert_eq!(after, AfterDrop::Freed);
+        drop(back);
+        assert_eq!(Rc::strong_count(&payload), 1);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn zero_copy_style_more_keeps_first_result() {
+        let mut s = Slots::default();
+        let k = s.insert(false);
+        let (mut w, mut d) = (vec![], vec![]);
+        s.complete(k, 4096, MORE, &mut w, &mut d);
+        assert!(s.poll(k, &mut cx()).is_pending(), "buffer still owned");
+        s.complete(k, 0, 0, &mut w, &mut d);
+        match s.poll(k, &mut cx()) {
+            Poll::Ready(c) => assert_eq!(c.result.unwrap(), 4096),
+            Poll::Pending => panic!("should be ready"),
+        }
+    }
+
+    #[test]
+    fn orphaned_multishot_waits_for_cqe_without_more() {
+        let payload = Rc::new(());
+        let mut s = Slots::default();
+        let k = s.insert(true);
+        let (mut w, mut d) = (vec![], vec![]);
+        s.complete(k, 5, MORE, &mut w, &mut d);
+        let (after, _) = s.orphan(k, Box::new(payload.clone()));
+        assert_eq!(after, AfterDrop::Cancel);
+        s.complete(k, 6, MORE, &mut w, &mut d);
+        assert_eq!(Rc::strong_count(&payload), 2);
+        s.complete(k, -libc::ECANCELED, 0, &mut w, &mut d);
+        drop(d);
+        assert_eq!(Rc::strong_count(&payload), 1);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn multishot_stream_yields_then_ends() {
+        let mut s = Slots::default();
+        let k = s.insert(true);
+        let (mut w, mut d) = (vec![], vec![]);
+        s.complete(k, 1, MORE, &mut w, &mut d);
+        s.complete(k, 2, 0, &mut w, &mut d);
+        let mut got = vec![];
+        while let Poll::Ready(Some(c)) = s.poll_multi(k, &mut cx()) {
+            got.push(c.result.unwrap());
+        }
+        assert_eq!(got, vec![1, 2]);
+        assert_eq!(s.len(), 0);
+    }
+}

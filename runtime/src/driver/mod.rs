@@ -1,0 +1,249 @@
+//! The driver seam: what the executor and every operation see of a backend.
+//!
+//! - [`OpCode`]: one operation, lowered twice — an SQE for the completion
+//!   path, and a [`Fallback`] (try-then-wait-for-readiness, or the blocking
+//!   pool) for the readiness path.
+//! - [`Op<T>`]: the future a caller awaits; owns the operation value at a
+//!   stable heap address; on drop hands it to the driver until the kernel's
+//!   final completion. [`MultiOp<T>`] is its multishot stream.
+//! - [`Driver`]: one per loop thread, an enum over the two backends, chosen
+//!   here and nowhere else. A backend provides:
+//!   1. `park(timeout)`: submit what is queued, wait for completions or
+//!      readiness (not at all for a zero timeout, for ever for `None`),
+//!      dispatch them, and be unparkable from another thread through the
+//!      runtime's eventfd;
+//!   2. `poll_ready(fd, interest)`: wake the caller when `fd` may be ready
+//!      again after an `EAGAIN`;
+//!   3. `close_fd(fd)` / `forget_fd(fd)`: retire an fd without blocking;
+//!   4. `take_deferred`: hand out wakers and freed memory so they run with
+//!      the driver released.
+//!
+//!   io_uring adds `submit`/`poll_op`/`orphan` for the completion path;
+//!   epoll answers `supports(opcode) == false`, which sends every op down
+//!   its fallback. Operations on the blocking pool are common to both and
+//!   handled here: a dropped pool op's memory stays alive until its job ends.
+
+mod epoll;
+mod lifecycle;
+mod multi;
+mod op;
+mod opcode;
+pub mod ops;
+mod uring;
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+pub use multi::MultiOp;
+pub use op::Op;
+pub use opcode::{BlockingJob, Completion, Fallback, Interest, MultishotOpCode, OpCode, NO_OPCODE};
+
+use crate::blocking::Pool;
+use crate::executor::JoinHandle;
+use crate::metrics::LoopMetrics;
+use crate::Backend;
+
+/// A loop's driver, shared by the loop and the operations it runs.
+pub(crate) type DriverRef = Rc<RefCell<Driver>>;
+
+enum Inner {
+    Uring(uring::UringDriver),
+    Epoll(epoll::EpollDriver),
+}
+
+/// A pool job whose operation future was dropped: the value stays here until
+/// the job has returned.
+struct PoolOrphan {
+    job: JoinHandle<io::Result<u32>>,
+    _data: Box<dyn Any>,
+}
+
+/// One loop thread's driver.
+pub(crate) struct Driver {
+    inner: Inner,
+    pool: Arc<Pool>,
+    orphans: Vec<PoolOrphan>,
+    pub(crate) metrics: Arc<LoopMetrics>,
+}
+
+impl Driver {
+    /// Builds the backend `kind` (never `Auto`).
+    pub(crate) fn new(
+        kind: Backend,
+        ring_entries: u32,
+        wake_fd: RawFd,
+        pool: Arc<Pool>,
+        metrics: Arc<LoopMetrics>,
+    ) -> io::Result<Driver> {
+        let inner = match kind {
+            Backend::IoUring => Inner::Uring(uring::UringDriver::new(ring_entries, wake_fd, metrics.clone())?),
+            Backend::Epoll => Inner::Epoll(epoll::EpollDriver::new(wake_fd, metrics.clone())?),
+            Backend::Auto => unreachable!("Auto is resolved by the builder"),
+        };
+        Ok(Driver {
+            inner,
+            pool,
+            orphans: Vec::new(),
+            metrics,
+        })
+    }
+
+    pub(crate) fn kind(&self) -> Backend {
+        match self.inner {
+            Inner::Uring(_) => Backend::IoUring,
+            Inner::Epoll(_) => Backend::Epoll,
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match &self.inner {
+            Inner::Uring(d) => d.describe(),
+            Inner::Epoll(d) => d.describe(),
+        }
+    }
+
+    /// Whether `code` runs on the completion path here.
+    pub(crate) fn supports(&self, code: u8) -> bool {
+        match &self.inner {
+            Inner::Uring(d) => code != NO_OPCODE && d.supports(code),
+            Inner::Epoll(_) => false,
+        }
+    }
+
+    /// Operations whose memory the kernel or a pool thread may still touch.
+    pub(crate) fn in_flight(&self) -> usize {
+        let n = match &self.inner {
+            Inner::Uring(d) => d.in_flight(),
+            Inner::Epoll(_) => 0,
+        };
+        n + self.orphans.len()
+    }
+
+    /// Fds with readiness state (epoll), for leak checks.
+    pub(crate) fn registered_fds(&self) -> usize {
+        match &self.inner {
+            Inner::Uring(_) => 0,
+            Inner::Epoll(d) => d.registered(),
+        }
+    }
+
+    fn uring(&mut self) -> &mut uring::UringDriver {
+        match &mut self.inner {
+            Inner::Uring(d) => d,
+            Inner::Epoll(_) => panic!("ringloop: completion path used on the epoll backend"),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As [`uring::UringDriver::submit`]: the SQE's pointers stay valid until
+    /// the final CQE, handed to [`orphan`](Self::orphan) if the caller stops
+    /// waiting.
+    pub(crate) unsafe fn submit(&mut self, e: io_uring::squeue::Entry, multi: bool) -> io::Result<usize> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.uring().submit(e, multi) }
+    }
+
+    pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+        self.uring().poll_op(key, cx)
+    }
+
+    pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
+        self.uring().poll_multi(key, cx)
+    }
+
+    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Any>) -> Option<Box<dyn Any>> {
+        self.uring().orphan(key, data)
+    }
+
+    /// Waits for readiness after an `EAGAIN`. `wait` is the per-op state the
+    /// io_uring backend needs (its `POLL_ADD` slot); release it with
+    /// [`cancel_ready`](Self::cancel_ready).
+    pub(crate) fn poll_ready(
+        &mut self,
+        fd: RawFd,
+        interest: Interest,
+        wait: &mut Option<usize>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.inner {
+            Inner::Uring(d) => d.poll_ready(fd, interest, wait, cx),
+            Inner::Epoll(d) => d.poll_ready(fd, interest, cx),
+        }
+    }
+
+    pub(crate) fn cancel_ready(&mut self, wait: Option<usize>) {
+        if let (Some(key), Inner::Uring(d)) = (wait, &mut self.inner) {
+            // A POLL_ADD owns no memory; the slot goes at its final CQE.
+            drop(d.orphan(key, Box::new(())));
+        }
+    }
+
+    /// Closes `fd` without blocking the loop (a `CLOSE` SQE on io_uring).
+    pub(crate) fn close_fd(&mut self, fd: RawFd) {
+        match &mut self.inner {
+            Inner::Uring(d) => d.close_fd(fd),
+            Inner::Epoll(d) => d.close_fd(fd),
+        }
+    }
+
+    /// Forgets readiness state of `fd`, which the caller closes itself.
+    pub(crate) fn forget_fd(&mut self, fd: RawFd) {
+        if let Inner::Epoll(d) = &mut self.inner {
+            d.forget_fd(fd);
+        }
+    }
+
+    /// Queues a blocking job on the pool.
+    pub(crate) fn spawn_job(&mut self, job: BlockingJob) -> JoinHandle<io::Result<u32>> {
+        self.metrics.ops_submitted.inc();
+        self.pool.spawn(job.0)
+    }
+
+    /// A pool op's future was dropped before its job returned.
+    pub(crate) fn orphan_job(&mut self, job: JoinHandle<io::Result<u32>>, data: Box<dyn Any>) {
+        self.orphans.push(PoolOrphan { job, _data: data });
+    }
+
+    /// One turn of the backend; see the module docs.
+    pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = if self.orphans.is_empty() {
+            timeout
+        } else {
+            // Pool orphans are checked each turn; do not sleep for long.
+            Some(timeout.map_or(Duration::from_millis(10), |t| t.min(Duration::from_millis(10))))
+        };
+        let r = match &mut self.inner {
+            Inner::Uring(d) => d.park(timeout),
+            Inner::Epoll(d) => d.park(timeout),
+        };
+        self.orphans.retain(|o| !o.job.is_finished());
+        r
+    }
+
+    pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>, drops: &mut Vec<Box<dyn Any>>) {
+        match &mut self.inner {
+            Inner::Uring(d) => d.take_deferred(wakes, drops),
+            Inner::Epoll(d) => d.take_deferred(wakes, drops),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Pool jobs cannot be cancelled: wait for them (bounded), and leak
+        // what is still running rather than free memory a job may write.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for o in self.orphans.drain(..) {
+            if !o.job.wait_until(deadline) {
+                std::mem::forget(o);
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! [`MultiOp<T>`]: the stream of a multishot operation.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+use super::opcode::{Completion, Fallback, Interest, MultishotOpCode};
+use super::DriverRef;
+
+enum State {
+    Unsubmitted,
+    /// One SQE, many CQEs, under slot `key`.
+    InFlight { key: usize },
+    /// Fallback: repeated `try_io`, waiting for readiness in between.
+    Readiness {
+        fd: RawFd,
+        interest: Interest,
+        wait: Option<usize>,
+    },
+    /// The final completion was yielded.
+    Done,
+}
+
+/// The stream of a [`MultishotOpCode`]: one item per completion.
+///
+/// On io_uring it is one multishot SQE; the kernel ends it (a CQE without
+/// `IORING_CQE_F_MORE`, usually after an error or when it runs out of
+/// resources) and the stream ends after yielding that last item — the caller
+/// may start a new one. On the fallback path every item is one `try_io`, and
+/// the stream ends after the first error it yields, which keeps the two
+/// paths alike.
+///
+/// Dropping the stream cancels the operation; its value stays in the
+/// driver's slot until the kernel's final CQE. Completions already queued
+/// and not yet yielded are dropped with it (for accept: those sockets are
+/// closed by the op value's destructor if it tracks them, see the net crate).
+#[must_use = "streams do nothing unless polled"]
+pub struct MultiOp<T: MultishotOpCode> {
+    data: Option<Box<T>>,
+    state: State,
+    driver: Option<DriverRef>,
+}
+
+impl<T: MultishotOpCode> Unpin for MultiOp<T> {}
+
+impl<T: MultishotOpCode> MultiOp<T> {
+    /// Wraps a multishot operation; nothing happens until the first poll.
+    pub fn new(op: T) -> Self {
+        MultiOp {
+            data: Some(Box::new(op)),
+            state: State::Unsubmitted,
+            driver: None,
+        }
+    }
+
+    fn item(&mut self, c: Completion) -> T::Item {
+        self.data.as_mut().expect("value present until done").item(c)
+    }
+
+    fn start(&mut self) -> Result<(), Completion> {
+        let Some(driver) = crate::context::driver() else {
+            return Err(Completion {
+                result: Err(io::Error::other("ringloop operation polled outside a ringloop runtime")),
+                flags: 0,
+            });
+        };
+        self.driver = Some(driver.clone());
+        let data = self.data.as_mut().expect("value present");
+        if driver.borrow().supports(T::CODE) {
+            let entry = data.sqe();
+            // SAFETY: as for `Op`: the entry points into the boxed value,
+            // which `Drop` hands to the slot until the final CQE.
+            return match unsafe { driver.borrow_mut().submit(entry, true) } {
+                Ok(key) => {
+                    self.state = State::InFlight { key };
+                    Ok(())
+                }
+                Err(e) => Err(Completion { result: Err(e), flags: 0 }),
+            };
+        }
+        driver.borrow().metrics.ops_fallback.inc();
+        match data.fallback() {
+            Ok(Fallback::Readiness { fd, interest }) => {
+                self.state = State::Readiness { fd, interest, wait: None };
+                Ok(())
+            }
+            Ok(other) => Err(Completion {
+                result: Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("multishot fallback must be Readiness, not {other:?}"),
+                )),
+                flags: 0,
+            }),
+            Err(e) => Err(Completion { result: Err(e), flags: 0 }),
+        }
+    }
+}
+
+impl<T: MultishotOpCode> Stream for MultiOp<T> {
+    type Item = T::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
+        let this = self.get_mut();
+        if let State::Unsubmitted = this.state {
+            if let Err(c) = this.start() {
+                this.state = State::Done;
+                return Poll::Ready(Some(this.item(c)));
+            }
+        }
+        let Some(driver) = this.driver.clone() else {
+            return Poll::Ready(None);
+        };
+        match &mut this.state {
+            State::InFlight { key } => {
+                let r = driver.borrow_mut().poll_multi(*key, cx);
+                match r {
+                    Poll::Ready(Some(c)) => Poll::Ready(Some(this.item(c))),
+                    Poll::Ready(None) => {
+                        this.state = State::Done;
+                        Poll::Ready(None)
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            State::Readiness { fd, interest, wait } => loop {
+                let data = this.data.as_mut().expect("value present until done");
+                match data.try_io() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    r => {
+                        let failed = r.is_err();
+                        if failed {
+                            driver.borrow_mut().cancel_ready(wait.take());
+                            this.state = State::Done;
+                        }
+                        driver.borrow().metrics.ops_completed.inc();
+                        return Poll::Ready(Some(this.item(Completion { result: r, flags: 0 })));
+                    }
+                }
+                let r = driver.borrow_mut().poll_ready(*fd, *interest, wait, cx);
+                match r {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => {
+                        this.state = State::Done;
+                        return Poll::Ready(Some(this.item(Completion { result: Err(e), flags: 0 })));
+                    }
+                }
+            },
+            State::Done => Poll::Ready(None),
+            State::Unsubmitted => unreachable!("started above"),
+        }
+    }
+}
+
+impl<T: MultishotOpCode> Drop for MultiOp<T> {
+    fn drop(&mut self) {
+        let state = std::mem::replace(&mut self.state, State::Done);
+        let Some(driver) = self.driver.take() else {
+            return;
+        };
+        let free_now: Option<Box<dyn Any>> = match state {
+            State::InFlight { key } => {
+                let data: Box<dyn Any> = self.data.take().expect("in-flight op owns its value");
+                driver.borrow_mut().orphan(key, data)
+            }
+            State::Readiness { wait, .. } => {
+                driver.borrow_mut().cancel_ready(wait);
+                None
+            }
+            State::Unsubmitted | State::Done => None,
+        };
+        drop(free_now);
+    }
+}
+
+impl<T: MultishotOpCode> fmt::Debug for MultiOp<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Unsubmitted => "Unsubmitted",
+            State::InFlight { .. } => "InFlight",
+            State::Readiness { .. } => "Readiness",
+            State::Done => "Done",
+        };
+        f.debug_struct("MultiOp").field("state", &state).finish()
+    }
+}

@@ -1,0 +1,217 @@
+//! [`Op<T>`]: the future of one operation.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::opcode::{Completion, Fallback, Interest, OpCode};
+use super::DriverRef;
+use crate::executor::JoinHandle;
+
+/// Where an operation is in its life.
+enum State {
+    /// Not polled yet: nothing submitted, nothing owned by anyone else.
+    Unsubmitted,
+    /// On the completion path: the SQE is queued or in the kernel, under
+    /// slot `key`. The kernel may read or write the value's memory.
+    InFlight { key: usize },
+    /// On the readiness path: the last `try_io` said `WouldBlock`; waiting
+    /// for `fd` (and, on io_uring, for the `POLL_ADD` in slot `wait`).
+    Readiness {
+        fd: RawFd,
+        interest: Interest,
+        wait: Option<usize>,
+    },
+    /// On the blocking pool: a pool thread may read or write the value's
+    /// memory until the job returns.
+    Pool(JoinHandle<io::Result<u32>>),
+    /// The output was returned.
+    Done,
+}
+
+/// The future of one [`OpCode`]: resolves to `T::Output`.
+///
+/// The first poll starts the operation on the current loop's driver: an SQE
+/// on io_uring when the kernel has the opcode, else its [`Fallback`].
+///
+/// **Dropping an `Op` before it completes** cancels the operation, never
+/// frees memory under the kernel: on the completion path the value (with
+/// its buffers) moves into the driver's slot and an `ASYNC_CANCEL` is
+/// queued; it is freed at the final CQE. On the pool path it is freed when
+/// the job returns. On the readiness path nothing is in flight and it is
+/// freed at once. Whether the operation took effect before the cancellation
+/// reached it (bytes read into the buffer, a connection accepted) depends on
+/// the operation; each op documents it.
+#[must_use = "an Op does nothing until awaited"]
+pub struct Op<T: OpCode> {
+    data: Option<Box<T>>,
+    state: State,
+    driver: Option<DriverRef>,
+}
+
+impl<T: OpCode> Unpin for Op<T> {}
+
+impl<T: OpCode> Op<T> {
+    /// Wraps an operation value; nothing happens until the first poll.
+    pub fn new(op: T) -> Self {
+        Op {
+            data: Some(Box::new(op)),
+            state: State::Unsubmitted,
+            driver: None,
+        }
+    }
+
+    fn finish(&mut self, c: Completion) -> Poll<T::Output> {
+        // The io_uring driver counts completions as it reaps CQEs.
+        let counted = matches!(self.state, State::InFlight { .. });
+        self.state = State::Done;
+        let data = self.data.take().expect("ringloop: Op value taken twice");
+        if let (false, Some(d)) = (counted, &self.driver) {
+            d.borrow().metrics.ops_completed.inc();
+        }
+        Poll::Ready((*data).complete(c))
+    }
+
+    fn start(&mut self) -> Result<(), Completion> {
+        let Some(driver) = crate::context::driver() else {
+            return Err(Completion {
+                result: Err(io::Error::other("ringloop operation polled outside a ringloop runtime")),
+                flags: 0,
+            });
+        };
+        self.driver = Some(driver.clone());
+        let data = self.data.as_mut().expect("ringloop: Op value missing");
+        // The driver is borrowed only around its own calls: an op's methods
+        // may reach the driver themselves (`Close`, `SharedFd::new`).
+        if driver.borrow().supports(T::CODE) {
+            let entry = data.sqe();
+            // SAFETY: the entry's pointers point into `*data` (OpCode
+            // contract), a heap box whose address does not change; `Drop`
+            // hands the box to the slot while the kernel may use it.
+            let key = unsafe { driver.borrow_mut().submit(entry, false) };
+            return match key {
+                Ok(key) => {
+                    self.state = State::InFlight { key };
+                    Ok(())
+                }
+                Err(e) => Err(Completion { result: Err(e), flags: 0 }),
+            };
+        }
+        let metrics = driver.borrow().metrics.clone();
+        metrics.ops_fallback.inc();
+        match data.fallback() {
+            Ok(Fallback::Blocking) => {
+                let job = data.blocking_job();
+                let handle = driver.borrow_mut().spawn_job(job);
+                self.state = State::Pool(handle);
+                Ok(())
+            }
+            Ok(Fallback::Immediate) => {
+                metrics.ops_submitted.inc();
+                Err(Completion { result: data.try_io(), flags: 0 })
+            }
+            Ok(Fallback::Readiness { fd, interest }) => {
+                metrics.ops_submitted.inc();
+                self.state = State::Readiness { fd, interest, wait: None };
+                Ok(())
+            }
+            Err(e) => Err(Completion { result: Err(e), flags: 0 }),
+        }
+    }
+}
+
+impl<T: OpCode> Future for Op<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let this = self.get_mut();
+        if let State::Unsubmitted = this.state {
+            if let Err(c) = this.start() {
+                return this.finish(c);
+            }
+        }
+        let driver = this.driver.clone().expect("started ops have a driver");
+        match &mut this.state {
+            State::InFlight { key } => {
+                let r = driver.borrow_mut().poll_op(*key, cx);
+                match r {
+                    Poll::Ready(c) => this.finish(c),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            State::Readiness { fd, interest, wait } => loop {
+                let data = this.data.as_mut().expect("value present until done");
+                match data.try_io() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    r => {
+                        driver.borrow_mut().cancel_ready(wait.take());
+                        return this.finish(Completion { result: r, flags: 0 });
+                    }
+                }
+                let r = driver.borrow_mut().poll_ready(*fd, *interest, wait, cx);
+                match r {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => return this.finish(Completion { result: Err(e), flags: 0 }),
+                }
+            },
+            State::Pool(job) => match Pin::new(job).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(r) => {
+                    let result = r.map_err(io::Error::from).and_then(|r| r);
+                    this.finish(Completion { result, flags: 0 })
+                }
+            },
+            State::Unsubmitted => unreachable!("started above"),
+            State::Done => panic!("ringloop: Op polled after it completed"),
+        }
+    }
+}
+
+impl<T: OpCode> Drop for Op<T> {
+    fn drop(&mut self) {
+        let state = std::mem::replace(&mut self.state, State::Done);
+        let Some(driver) = self.driver.take() else {
+            return;
+        };
+        let free_now: Option<Box<dyn Any>> = match state {
+            State::InFlight { key } => {
+                let data: Box<dyn Any> = self.data.take().expect("in-flight op owns its value");
+                driver.borrow_mut().orphan(key, data)
+            }
+            State::Pool(job) => {
+                if job.is_finished() {
+                    None
+                } else {
+                    let data: Box<dyn Any> = self.data.take().expect("pool op owns its value");
+                    driver.borrow_mut().orphan_job(job, data);
+                    None
+                }
+            }
+            State::Readiness { wait, .. } => {
+                driver.borrow_mut().cancel_ready(wait);
+                None
+            }
+            State::Unsubmitted | State::Done => None,
+        };
+        // Destructors of the value run with the driver released.
+        drop(free_now);
+    }
+}
+
+impl<T: OpCode> fmt::Debug for Op<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Unsubmitted => "Unsubmitted",
+            State::InFlight { .. } => "InFlight",
+            State::Readiness { .. } => "Readiness",
+            State::Pool(_) => "Pool",
+            State::Done => "Done",
+        };
+        f.debug_struct("Op").field("state", &state).finish()
+    }
+}

@@ -1,0 +1,122 @@
+//! The part of a loop that other threads reach: its remote queue and the
+//! eventfd that unparks its driver.
+//!
+//! Unpark protocol: a remote pusher queues its item, then writes the eventfd
+//! only if `notified` was clear. The loop clears `notified` at the start of
+//! each turn *before* draining the queue, so an item pushed after the drain
+//! always finds `notified` clear and writes the eventfd, which ends the
+//! driver's wait. At most one eventfd write per loop turn, however many
+//! threads wake it.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::task::Header;
+use crate::metrics::LoopMetrics;
+
+/// Work handed to a loop from another thread.
+pub(crate) enum Remote {
+    /// A task of this loop was woken elsewhere.
+    Wake(Arc<Header>),
+    /// Spawn a task (a `Send` future, or a factory of a `!Send` one).
+    Spawn(Box<dyn FnOnce() + Send>),
+}
+
+pub(crate) struct Shared {
+    pub(crate) id: usize,
+    queue: Mutex<VecDeque<Remote>>,
+    notified: AtomicBool,
+    eventfd: OwnedFd,
+    /// Set when the loop should stop (worker threads).
+    pub(crate) shutdown: AtomicBool,
+
+    pub(crate) metrics: Arc<LoopMetrics>,
+    /// Whether the loop still accepts remote work; changed under the lock.
+    open: AtomicBool,
+    /// Woken when `shutdown` is set (a worker's main future).
+    pub(crate) shutdown_waker: Mutex<Option<std::task::Waker>>,
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl Shared {
+    pub(crate) fn new(metrics: Arc<LoopMetrics>) -> io::Result<Arc<Self>> {
+        // SAFETY: plain syscall.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("eventfd: {e}")));
+        }
+        Ok(Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            queue: Mutex::new(VecDeque::new()),
+            notified: AtomicBool::new(false),
+            // SAFETY: `fd` is new and owned by nobody else.
+            eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
+            shutdown: AtomicBool::new(false),
+            metrics,
+            open: AtomicBool::new(true),
+            shutdown_waker: Mutex::new(None),
+        }))
+    }
+
+    pub(crate) fn wake_fd(&self) -> RawFd {
+        self.eventfd.as_raw_fd()
+    }
+
+    /// Queues `r` for the loop and unparks it. A loop that has shut down
+    /// refuses it (false); `r` is dropped here, which cancels a spawn.
+    pub(crate) fn push_remote(&self, r: Remote) -> bool {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.open.load(Ordering::Acquire) {
+            drop(q);
+            drop(r);
+            return false;
+        }
+        q.push_back(r);
+        drop(q);
+        self.unpark();
+        true
+    }
+
+    /// Stops accepting remote work and returns what was queued. Checked
+    /// under the queue lock, so nothing is queued after this returns (and
+    /// no waker cycle through the queue can outlive the loop).
+    pub(crate) fn close(&self) -> VecDeque<Remote> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        self.open.store(false, Ordering::Release);
+        std::mem::take(&mut *q)
+    }
+
+    /// Ends the loop's current or next wait.
+    pub(crate) fn unpark(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            let one = 1u64;
+            // SAFETY: writes 8 bytes from a local to our eventfd. EAGAIN
+            // (counter saturated) still leaves it readable: fine.
+            unsafe { libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
+    }
+
+    /// Start of a loop turn: re-arm the unpark, then take the remote items.
+    pub(crate) fn drain(&self, out: &mut VecDeque<Remote>) {
+        self.notified.store(false, Ordering::SeqCst);
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        out.append(&mut q);
+    }
+}
+
+impl Shared {
+    /// Asks a worker loop to stop.
+    pub(crate) fn request_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        let w = self.shutdown_waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = w {
+            w.wake();
+        }
+        self.unpark();
+    }
+}

@@ -1,0 +1,106 @@
+//! [`Handle`]: a `Send + Clone` reference to one loop, for other threads.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+
+use crate::executor::shared::{Remote, Shared};
+use crate::executor::{JoinError, JoinHandle, JoinInner, TaskFuture};
+use crate::metrics::MetricsSnapshot;
+use crate::{context, Backend};
+
+/// A handle to one loop thread, usable from any thread.
+///
+/// A task spawned through it runs on that loop. Work sent to the loop that
+/// calls `block_on` runs while a `block_on` is in progress there.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) backend: Backend,
+}
+
+impl Handle {
+    /// The handle of the loop running on this thread, if any.
+    pub fn try_current() -> Option<Handle> {
+        context::with(|cx| Handle {
+            shared: cx.shared.clone(),
+            backend: cx.backend,
+        })
+    }
+
+    /// The handle of the loop running on this thread.
+    ///
+    /// # Panics
+    ///
+    /// Outside a ringloop runtime; see [`try_current`](Self::try_current).
+    pub fn current() -> Handle {
+        Handle::try_current().expect("ringloop::Handle::current called outside a ringloop runtime")
+    }
+
+    /// The backend of this loop.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A snapshot of this loop's counters.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics.snapshot(self.backend)
+    }
+
+    /// Runs a `Send` future on this loop. If the loop has shut down, the
+    /// handle resolves to a cancelled [`JoinError`].
+    #[track_caller]
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(move || fut)
+    }
+
+    /// Calls `make` on this loop's thread and runs the future it returns
+    /// there. The future may be `!Send` (it may hold `Rc`s and sockets);
+    /// only `make` and the output cross threads.
+    #[track_caller]
+    pub fn spawn_with<M, F>(&self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let at = Location::caller();
+        let join = JoinInner::new();
+        let guard = CancelOnDrop(Some(join.clone()));
+        let job = move || {
+            let mut guard = guard;
+            let Some(join) = guard.0.take() else { return };
+            let fut = make();
+            let task = TaskFuture::new(fut, join.clone());
+            // Runs from the loop's remote drain, with the loop current.
+            context::with(|cx| cx.exec.spawn_task(&cx.shared, &cx.metrics, task, &join, at));
+        };
+        self.shared.push_remote(Remote::Spawn(Box::new(job)));
+        JoinHandle::new(join)
+    }
+}
+
+/// Completes the join state as cancelled if the spawn never ran.
+struct CancelOnDrop<T>(Option<Arc<JoinInner<T>>>);
+
+impl<T> Drop for CancelOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(j) = self.0.take() {
+            j.complete(Err(JoinError::cancelled()));
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("loop", &self.shared.id)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}

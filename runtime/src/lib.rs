@@ -1,0 +1,111 @@
+//! ringloop's runtime: a thread-per-core executor over an io_uring
+//! *proactor*, with an epoll *reactor* behind the same seam.
+//!
+//! # The model
+//!
+//! - **Proactor (io_uring).** An operation is handed to the kernel whole —
+//!   "read into this buffer", "accept on this socket" — as a submission
+//!   queue entry; the kernel performs it and posts a completion, which wakes
+//!   the waiting future. SQEs are batched: one `io_uring_enter` per loop turn
+//!   submits them all and waits.
+//! - **Reactor (epoll).** Where io_uring is missing or forbidden, the same
+//!   operations try their syscall non-blocking and wait for readiness after
+//!   `EAGAIN`; what has no readiness (regular files) runs on the blocking
+//!   pool. [`Backend::Auto`] picks io_uring and falls back to epoll, telling
+//!   you why ([`Runtime::fallback_reason`]).
+//! - **Owned buffers.** The kernel may write a buffer after the call that
+//!   started a read returned, so I/O takes buffers by value and gives them
+//!   back ([`buf`]). A dropped future never frees memory the kernel may still
+//!   touch: the driver keeps it until the final completion ([`driver::Op`]).
+//! - **Thread-per-core.** Each loop thread owns its executor and driver;
+//!   tasks never migrate, so they may be `!Send`. A [`Builder`] starts N
+//!   loops; [`Runtime::run_on_each_thread`] runs one future per loop, and a
+//!   [`Handle`] lets other threads send work to a loop.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let out = ringloop_runtime::block_on(async {
+//!     let task = ringloop_runtime::spawn(async {
+//!         ringloop_runtime::time::sleep(Duration::from_millis(1)).await;
+//!         21
+//!     });
+//!     task.await.unwrap() * 2
+//! });
+//! assert_eq!(out, 42);
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![doc(test(attr(deny(warnings))))]
+
+mod blocking;
+pub mod buf;
+mod builder;
+mod context;
+pub mod driver;
+mod executor;
+pub mod fd;
+mod handle;
+pub mod io;
+pub mod metrics;
+mod runtime;
+pub mod time;
+mod worker;
+
+use std::future::Future;
+use std::panic::Location;
+
+pub use blocking::spawn_blocking;
+pub use builder::{Backend, Builder, BACKEND_ENV};
+pub use executor::{yield_now, JoinError, JoinHandle};
+pub use handle::Handle;
+pub use metrics::MetricsSnapshot;
+pub use runtime::Runtime;
+
+/// Runs `fut` on a new single-loop runtime on this thread, with
+/// [`Backend::Auto`] (or `RINGLOOP_BACKEND`).
+///
+/// # Panics
+///
+/// When the runtime cannot be built (a forced backend that cannot start, an
+/// unknown `RINGLOOP_BACKEND`), or when called inside a runtime. Use
+/// [`Builder::build`] to handle those as errors.
+#[track_caller]
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let rt = Builder::new()
+        .build()
+        .unwrap_or_else(|e| panic!("ringloop: cannot build a runtime: {e}"));
+    rt.block_on(fut)
+}
+
+/// Spawns a task on the current loop. The future may be `!Send`; it runs on
+/// this thread only. The returned handle awaits its output, aborts it, or
+/// detaches it when dropped.
+///
+/// # Panics
+///
+/// When called outside a ringloop runtime.
+#[track_caller]
+pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
+    let at = Location::caller();
+    context::with(|cx| cx.exec.spawn(&cx.shared, &cx.metrics, fut, at))
+        .expect("ringloop::spawn called outside a ringloop runtime")
+}
+
+/// The backend of the loop running on this thread; `None` outside a runtime.
+pub fn current_backend() -> Option<Backend> {
+    context::with(|cx| cx.backend)
+}
+
+/// A snapshot of the current loop's counters (with the blocking pool's);
+/// `None` outside a runtime.
+pub fn metrics() -> Option<MetricsSnapshot> {
+    context::with(|cx| {
+        let mut m = cx.metrics.snapshot(cx.backend);
+        m.blocking = cx.pool.snapshot();
+        m
+    })
+}

@@ -1,0 +1,229 @@
+//! [`Runtime`]: N loops, one per thread, and the blocking pool they share.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::resume_unwind;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread;
+
+use crate::blocking::Pool;
+use crate::context::{Enter, LoopCtx};
+use crate::executor;
+use crate::handle::Handle;
+use crate::metrics::MetricsSnapshot;
+use crate::worker::{self, build_loop, spawn_worker};
+use crate::{Backend, Builder};
+
+struct Worker {
+    handle: Handle,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+/// A ringloop runtime: loop 0 on the thread that built it (driven by
+/// [`block_on`](Self::block_on)), plus `threads - 1` worker loops, each on its
+/// own thread with its own executor and driver. Tasks never move between
+/// loops.
+///
+/// `Runtime` is `!Send`: loop 0 belongs to the building thread (an io_uring
+/// set up with `SINGLE_ISSUER` may only be entered by it).
+///
+/// Dropping the runtime stops every loop: their tasks are dropped (which
+/// cancels their in-flight operations), each driver waits for the kernel's
+/// final completions, worker threads are joined, then the blocking pool.
+pub struct Runtime {
+    main: Rc<LoopCtx>,
+    workers: Vec<Worker>,
+    pool: Arc<Pool>,
+    fallback: Option<io::Error>,
+}
+
+impl Runtime {
+    pub(crate) fn new(b: &Builder) -> io::Result<Runtime> {
+        let requested = b.requested_backend()?;
+        if b.pin_to_cores {
+            worker::pin_to_cpu(0)?;
+        }
+        let pool = Pool::new(b.pool);
+        let built = build_loop(requested, b.ring_entries, &pool)?;
+        let mut rt = Runtime {
+            main: built.lc,
+            workers: Vec::new(),
+            pool,
+            fallback: built.fallback,
+        };
+        for i in 1..b.threads {
+            let (info, thread) = spawn_worker(i, requested, b.ring_entries, b.pin_to_cores, rt.pool.clone())?;
+            if rt.fallback.is_none() {
+                rt.fallback = info.fallback;
+            }
+            rt.workers.push(Worker {
+                handle: Handle {
+                    shared: info.shared,
+                    backend: info.backend,
+                },
+                thread: Some(thread),
+            });
+        }
+        Ok(rt)
+    }
+
+    /// Runs `fut` to completion on loop 0 (this thread), driving its tasks,
+    /// timers and I/O meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a ringloop runtime (a loop cannot block on
+    /// another without stalling its own tasks).
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        let _enter = Enter::new(&self.main).unwrap_or_else(|e| panic!("ringloop: {e}"));
+        executor::run(&self.main, fut)
+    }
+
+    /// Runs `factory(i)` on every loop `i` (thread-per-core) and returns the
+    /// outputs in loop order. Each future is created on its own thread, so it
+    /// may be `!Send`; loop 0's runs here.
+    ///
+    /// A panic in any of them is resumed here once all have finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = ringloop_runtime::Builder::new().threads(2).build().unwrap();
+    /// let ids = rt.run_on_each_thread(|i| async move { i * 10 });
+    /// assert_eq!(ids, vec![0, 10]);
+    /// ```
+    pub fn run_on_each_thread<M, F, T>(&self, factory: M) -> Vec<T>
+    where
+        M: Fn(usize) -> F + Send + Sync + 'static,
+        F: Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        let factory = Arc::new(factory);
+        let handles: Vec<_> = self
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let f = factory.clone();
+                w.handle.spawn_with(move || f(i + 1))
+            })
+            .collect();
+        let results = self.block_on(async move {
+            let first = executor_spawn_local(factory(0)).await;
+            let mut out = vec![first];
+            for h in handles {
+                out.push(h.await);
+            }
+            out
+        });
+        let mut outputs = Vec::with_capacity(results.len());
+        let mut panic = None;
+        for r in results {
+            match r {
+                Ok(v) => outputs.push(v),
+                Err(e) => match e.try_into_panic() {
+                    Ok(p) => panic = panic.or(Some(p)),
+                    Err(e) => panic = panic.or(Some(Box::new(format!("ringloop worker: {e}")))),
+                },
+            }
+        }
+        if let Some(p) = panic {
+            resume_unwind(p);
+        }
+        outputs
+    }
+
+    /// The backend loop 0 runs on (never `Auto`). Every loop of a runtime
+    /// requests the same backend.
+    pub fn backend(&self) -> Backend {
+        self.main.backend
+    }
+
+    /// Why `Backend::Auto` fell back to epoll, if it did: the io_uring setup
+    /// error (ENOSYS, EPERM, EACCES, ENOMEM, or an unsupported kernel).
+    pub fn fallback_reason(&self) -> Option<&io::Error> {
+        self.fallback.as_ref()
+    }
+
+    /// A description of loop 0's driver (ring sizes and setup flags, or
+    /// epoll), for logs.
+    pub fn driver_description(&self) -> String {
+        self.main.driver.borrow().describe()
+    }
+
+    /// Number of loops (threads).
+    pub fn threads(&self) -> usize {
+        1 + self.workers.len()
+    }
+
+    /// Handles of all loops, loop 0 first.
+    pub fn handles(&self) -> Vec<Handle> {
+        let mut v = vec![Handle {
+            shared: self.main.shared.clone(),
+            backend: self.main.backend,
+        }];
+        v.extend(self.workers.iter().map(|w| w.handle.clone()));
+        v
+    }
+
+    /// Counters summed over all loops, with the blocking pool's.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let mut m = self.main.metrics.snapshot(self.main.backend);
+        for w in &self.workers {
+            m = m + w.handle.metrics();
+        }
+        m.blocking = self.pool.snapshot();
+        m
+    }
+
+    /// What loop 0 still holds: tasks alive, timers armed, operations whose
+    /// memory the kernel or a pool thread may still touch, and fds with
+    /// epoll readiness state. All 0 when idle; for leak checks in tests.
+    #[doc(hidden)]
+    pub fn debug_resources(&self) -> [usize; 4] {
+        let d = self.main.driver.borrow();
+        [
+            self.main.exec.alive(),
+            self.main.timers.borrow().len(),
+            d.in_flight(),
+            d.registered_fds(),
+        ]
+    }
+}
+
+/// Spawns on the current loop and returns a handle whose output is a
+/// `Result`, like the workers'.
+fn executor_spawn_local<F: Future + 'static>(fut: F) -> crate::JoinHandle<F::Output> {
+    crate::spawn(fut)
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for w in &self.workers {
+            w.handle.shared.request_shutdown();
+        }
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+        worker::teardown(&self.main);
+        // Queued pool jobs still run; their threads are joined. Loop 0's
+        // driver drains its in-flight operations when `self.main` (the last
+        // reference, unless the user kept an operation alive) drops next.
+        self.pool.shutdown();
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("backend", &self.main.backend)
+            .field("threads", &self.threads())
+            .field("fallback", &self.fallback)
+            .finish()
+    }
+}

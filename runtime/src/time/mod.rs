@@ -1,0 +1,82 @@
+//! Timers: [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
+//!
+//! Each loop keeps its timers in an ordered table (a `BTreeMap` keyed by
+//! deadline and a sequence number: O(log n) insert and exact removal when a
+//! timer is dropped early, as per-request timeouts usually are). The nearest
+//! deadline bounds the driver's wait — the `io_uring_enter` timeout or the
+//! `epoll_pwait2` timeout — so timers cost no SQE and no syscall of their
+//! own. A timer fires only once `Instant::now() >= deadline`: never early;
+//! late by the loop's lag at most.
+
+mod interval;
+mod sleep;
+mod timeout;
+
+use std::collections::BTreeMap;
+use std::task::Waker;
+use std::time::Instant;
+
+pub use interval::{interval, interval_at, Interval};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
+
+use crate::metrics::LoopMetrics;
+
+/// Key of one registered timer.
+pub(crate) type TimerKey = (Instant, u64);
+
+/// One loop's timer table.
+#[derive(Default)]
+pub(crate) struct Timers {
+    map: BTreeMap<TimerKey, Waker>,
+    seq: u64,
+}
+
+impl Timers {
+    pub(crate) fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
+        self.seq += 1;
+        let key = (deadline, self.seq);
+        self.map.insert(key, waker);
+        key
+    }
+
+    /// Refreshes the waker of a live timer; false when it already fired.
+    pub(crate) fn update(&mut self, key: TimerKey, waker: &Waker) -> bool {
+        match self.map.get_mut(&key) {
+            Some(w) => {
+                if !w.will_wake(waker) {
+                    *w = waker.clone();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: TimerKey) {
+        self.map.remove(&key);
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.map.first_key_value().map(|(k, _)| k.0)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Removes every timer due at `now` and collects its waker.
+    pub(crate) fn fire(&mut self, now: Instant, metrics: &LoopMetrics, out: &mut Vec<Waker>) {
+        while let Some(entry) = self.map.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            out.push(entry.remove());
+            metrics.timers_fired.inc();
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+    }
+}

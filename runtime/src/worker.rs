@@ -1,0 +1,178 @@
+//! Building one loop (executor + driver + timers) on the thread that will
+//! run it, the Auto fallback, and the worker threads of a runtime.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+use std::thread;
+
+use crate::blocking::Pool;
+use crate::context::{Enter, LoopCtx};
+use crate::driver::Driver;
+use crate::executor::{self, shared::Shared, Executor};
+use crate::metrics::LoopMetrics;
+use crate::time::Timers;
+use crate::Backend;
+
+/// Setup errors after which `Backend::Auto` uses epoll: the kernel has no
+/// io_uring (ENOSYS), a seccomp profile or `kernel.io_uring_disabled`
+/// forbids it (EPERM, EACCES), the memlock limit is too low (ENOMEM), or
+/// the kernel lacks what the driver needs (EOPNOTSUPP / Unsupported).
+fn falls_back(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EPERM | libc::EACCES | libc::ENOMEM | libc::EOPNOTSUPP)
+    ) || e.kind() == io::ErrorKind::Unsupported
+}
+
+/// A loop, built on the current thread, and why Auto fell back if it did.
+pub(crate) struct Built {
+    pub(crate) lc: Rc<LoopCtx>,
+    pub(crate) fallback: Option<io::Error>,
+}
+
+pub(crate) fn build_loop(requested: Backend, ring_entries: u32, pool: &Arc<Pool>) -> io::Result<Built> {
+    let metrics = Arc::new(LoopMetrics::default());
+    let shared = Shared::new(metrics.clone())?;
+    let make = |kind| Driver::new(kind, ring_entries, shared.wake_fd(), pool.clone(), metrics.clone());
+    let (driver, fallback) = match requested {
+        Backend::IoUring => {
+            let d = make(Backend::IoUring).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("io_uring backend was requested but cannot start: {e}"),
+                )
+            })?;
+            (d, None)
+        }
+        Backend::Epoll => (make(Backend::Epoll)?, None),
+        Backend::Auto => match make(Backend::IoUring) {
+            Ok(d) => (d, None),
+            Err(e) if falls_back(&e) => (make(Backend::Epoll)?, Some(e)),
+            Err(e) => {
+                return Err(io::Error::new(e.kind(), format!("io_uring setup failed: {e}")));
+            }
+        },
+    };
+    let backend = driver.kind();
+    Ok(Built {
+        lc: Rc::new(LoopCtx {
+            exec: Executor::default(),
+            timers: RefCell::new(Timers::default()),
+            driver: Rc::new(RefCell::new(driver)),
+            shared,
+            pool: pool.clone(),
+            metrics,
+            backend,
+        }),
+        fallback,
+    })
+}
+
+/// Drops the loop's tasks and timers with the loop current, so their
+/// operations are cancelled through its driver; the driver itself drains
+/// in its drop, when the last reference to it goes.
+pub(crate) fn teardown(lc: &Rc<LoopCtx>) {
+    if let Ok(_enter) = Enter::new(lc) {
+        lc.exec.shutdown(&lc.shared);
+        lc.timers.borrow_mut().clear();
+    }
+}
+
+/// Pins the calling thread to CPU `i % cores`.
+pub(crate) fn pin_to_cpu(i: usize) -> io::Result<()> {
+    let n = thread::available_parallelism().map_or(1, |n| n.get());
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `i % n` is below CPU_SETSIZE for any realistic machine.
+    unsafe { libc::CPU_SET(i % n, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t for the call; 0 means this thread.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("sched_setaffinity(cpu {}): {e}", i % n)));
+    }
+    Ok(())
+}
+
+/// What a worker reports once its loop is up.
+pub(crate) struct WorkerInfo {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) backend: Backend,
+    pub(crate) fallback: Option<io::Error>,
+}
+
+/// Starts worker loop `index`; returns once its loop is built (or failed).
+pub(crate) fn spawn_worker(
+    index: usize,
+    requested: Backend,
+    ring_entries: u32,
+    pin: bool,
+    pool: Arc<Pool>,
+) -> io::Result<(WorkerInfo, thread::JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel();
+    let thread = thread::Builder::new()
+        .name(format!("ringloop-worker-{index}"))
+        .spawn(move || {
+            if pin {
+                if let Err(e) = pin_to_cpu(index) {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+            let built = match build_loop(requested, ring_entries, &pool) {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let lc = built.lc;
+            let info = WorkerInfo {
+                shared: lc.shared.clone(),
+                backend: lc.backend,
+                fallback: built.fallback,
+            };
+            if tx.send(Ok(info)).is_err() {
+                return;
+            }
+            if let Ok(enter) = Enter::new(&lc) {
+                executor::run(&lc, UntilShutdown(lc.shared.clone()));
+                drop(enter);
+            }
+            teardown(&lc);
+        })
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start worker thread {index}: {e}")))?;
+    match rx.recv() {
+        Ok(Ok(info)) => Ok((info, thread)),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err(io::Error::other(format!("worker thread {index} exited during setup")))
+        }
+    }
+}
+
+/// A worker's main future: pending until the runtime asks it to stop.
+struct UntilShutdown(Arc<Shared>);
+
+impl Future for UntilShutdown {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.shutdown.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        *self.0.shutdown_waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+        if self.0.shutdown.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,63 @@
+//! Shared test helpers.
+//!
+//! [`backends`] is the set of backends an I/O test runs on: both, or only
+//! the one `RINGLOOP_BACKEND` names (CI runs the suite once per backend).
+//! [`each_backend!`] turns one body into one `#[test]` per backend.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use ringloop::{Backend, Builder, Runtime};
+
+/// Backends to run on in this process.
+pub fn backends() -> Vec<Backend> {
+    match std::env::var("RINGLOOP_BACKEND").ok().as_deref() {
+        Some("uring") | Some("io_uring") => vec![Backend::IoUring],
+        Some("epoll") => vec![Backend::Epoll],
+        _ => vec![Backend::IoUring, Backend::Epoll],
+    }
+}
+
+/// Whether this process should run `b` (see [`backends`]).
+pub fn wants(b: Backend) -> bool {
+    backends().contains(&b)
+}
+
+/// A single-loop runtime on `b`.
+pub fn rt(b: Backend) -> Runtime {
+    Builder::new()
+        .backend(b)
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build a {b} runtime: {e}"))
+}
+
+/// Upper bound for any wait in a test; generous for valgrind and busy CI.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+/// Defines `mod name { #[test] fn uring(); #[test] fn epoll(); }`, each
+/// running `body(backend)` unless `RINGLOOP_BACKEND` selects the other.
+#[macro_export]
+macro_rules! each_backend {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[test]
+            fn uring() {
+                if $crate::util::wants(ringloop::Backend::IoUring) {
+                    ($body)(ringloop::Backend::IoUring);
+                } else {
+                    eprintln!("skipped: RINGLOOP_BACKEND selects the other backend");
+                }
+            }
+            #[test]
+            fn epoll() {
+                if $crate::util::wants(ringloop::Backend::Epoll) {
+                    ($body)(ringloop::Backend::Epoll);
+                } else {
+                    eprintln!("skipped: RINGLOOP_BACKEND selects the other backend");
+                }
+            }
+        }
+    };
+}
