@@ -1,0 +1,2 @@
+//! Placeholder until the fs benches land.
+fn main() {}
