@@ -145,9 +145,9 @@ impl Builder {
             return Ok(self.backend);
         }
         match std::env::var(BACKEND_ENV) {
-            Ok(v) => v.parse().map_err(|e: io::Error| {
-                io::Error::new(e.kind(), format!("{BACKEND_ENV}: {e}"))
-            }),
+            Ok(v) => v
+                .parse()
+                .map_err(|e: io::Error| io::Error::new(e.kind(), format!("{BACKEND_ENV}: {e}"))),
             Err(_) => Ok(Backend::Auto),
         }
     }

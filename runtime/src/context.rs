@@ -57,7 +57,9 @@ impl Enter {
         CURRENT.with(|c| {
             let mut c = c.borrow_mut();
             if c.is_some() {
-                return Err("cannot start or block on a ringloop runtime from inside a ringloop runtime");
+                return Err(
+                    "cannot start or block on a ringloop runtime from inside a ringloop runtime",
+                );
             }
             *c = Some(cx.clone());
             Ok(Enter { _private: () })

@@ -50,9 +50,9 @@ impl SharedFd {
                 // SAFETY: `fd` was owned by `inner`, which no longer closes
                 // it (-1), so ownership passes to the OwnedFd.
                 let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-                Op::new(Close::new(owned)).await.map_err(|e| {
-                    io::Error::new(e.kind(), format!("close(fd {fd}): {e}"))
-                })
+                Op::new(Close::new(owned))
+                    .await
+                    .map_err(|e| io::Error::new(e.kind(), format!("close(fd {fd}): {e}")))
             }
             Err(_) => Ok(()),
         }

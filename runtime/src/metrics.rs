@@ -19,7 +19,8 @@ impl Counter {
     #[inline]
     pub(crate) fn add(&self, n: u64) {
         // Single writer: load + store cannot lose an update.
-        self.0.store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        self.0
+            .store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
     }
     #[inline]
     pub(crate) fn inc(&self) {

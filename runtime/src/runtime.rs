@@ -54,7 +54,13 @@ impl Runtime {
             fallback: built.fallback,
         };
         for i in 1..b.threads {
-            let (info, thread) = spawn_worker(i, requested, b.ring_entries, b.pin_to_cores, rt.pool.clone())?;
+            let (info, thread) = spawn_worker(
+                i,
+                requested,
+                b.ring_entries,
+                b.pin_to_cores,
+                rt.pool.clone(),
+            )?;
             if rt.fallback.is_none() {
                 rt.fallback = info.fallback;
             }

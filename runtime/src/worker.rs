@@ -36,10 +36,22 @@ pub(crate) struct Built {
     pub(crate) fallback: Option<io::Error>,
 }
 
-pub(crate) fn build_loop(requested: Backend, ring_entries: u32, pool: &Arc<Pool>) -> io::Result<Built> {
+pub(crate) fn build_loop(
+    requested: Backend,
+    ring_entries: u32,
+    pool: &Arc<Pool>,
+) -> io::Result<Built> {
     let metrics = Arc::new(LoopMetrics::default());
     let shared = Shared::new(metrics.clone())?;
-    let make = |kind| Driver::new(kind, ring_entries, shared.wake_fd(), pool.clone(), metrics.clone());
+    let make = |kind| {
+        Driver::new(
+            kind,
+            ring_entries,
+            shared.wake_fd(),
+            pool.clone(),
+            metrics.clone(),
+        )
+    };
     let (driver, fallback) = match requested {
         Backend::IoUring => {
             let d = make(Backend::IoUring).map_err(|e| {
@@ -55,7 +67,10 @@ pub(crate) fn build_loop(requested: Backend, ring_entries: u32, pool: &Arc<Pool>
             Ok(d) => (d, None),
             Err(e) if falls_back(&e) => (make(Backend::Epoll)?, Some(e)),
             Err(e) => {
-                return Err(io::Error::new(e.kind(), format!("io_uring setup failed: {e}")));
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("io_uring setup failed: {e}"),
+                ));
             }
         },
     };
@@ -94,7 +109,10 @@ pub(crate) fn pin_to_cpu(i: usize) -> io::Result<()> {
     // SAFETY: `set` is a valid cpu_set_t for the call; 0 means this thread.
     if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } < 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("sched_setaffinity(cpu {}): {e}", i % n)));
+        return Err(io::Error::new(
+            e.kind(),
+            format!("sched_setaffinity(cpu {}): {e}", i % n),
+        ));
     }
     Ok(())
 }
@@ -146,7 +164,9 @@ pub(crate) fn spawn_worker(
             }
             teardown(&lc);
         })
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot start worker thread {index}: {e}")))?;
+        .map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot start worker thread {index}: {e}"))
+        })?;
     match rx.recv() {
         Ok(Ok(info)) => Ok((info, thread)),
         Ok(Err(e)) => {
@@ -155,7 +175,9 @@ pub(crate) fn spawn_worker(
         }
         Err(_) => {
             let _ = thread.join();
-            Err(io::Error::other(format!("worker thread {index} exited during setup")))
+            Err(io::Error::other(format!(
+                "worker thread {index} exited during setup"
+            )))
         }
     }
 }
@@ -169,7 +191,11 @@ impl Future for UntilShutdown {
         if self.0.shutdown.load(Ordering::SeqCst) {
             return Poll::Ready(());
         }
-        *self.0.shutdown_waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+        *self
+            .0
+            .shutdown_waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
         if self.0.shutdown.load(Ordering::SeqCst) {
             return Poll::Ready(());
         }

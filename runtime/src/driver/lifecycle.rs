@@ -17,7 +17,6 @@
 //!
 //! [`Op`]: super::Op
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
 
@@ -25,6 +24,7 @@ use io_uring::cqueue;
 use slab::Slab;
 
 use super::opcode::Completion;
+use super::orphan::{Done, Orphan};
 
 /// One slot's state.
 pub(crate) enum Lifecycle {
@@ -40,8 +40,13 @@ pub(crate) enum Lifecycle {
     Completed(Completion),
     /// The future was dropped while the kernel still owned its memory. The
     /// box holds the operation value (buffers, sockaddrs, paths, fds) until
-    /// the final CQE; an `ASYNC_CANCEL` has been queued for it.
-    Orphaned(Box<dyn Any>),
+    /// the final CQE; an `ASYNC_CANCEL` has been queued for it. `cqes`
+    /// collects the completions it gets meanwhile, so the value can consume
+    /// them (close an fd an accept returned too late).
+    Orphaned {
+        data: Box<dyn Orphan>,
+        cqes: Vec<Completion>,
+    },
     /// A multishot operation: completions queue up for the stream. `done`
     /// once the final CQE (no `F_MORE`) is queued.
     Multi {
@@ -103,7 +108,7 @@ impl Slots {
         res: i32,
         flags: u32,
         wake: &mut Vec<Waker>,
-        drop_later: &mut Vec<Box<dyn Any>>,
+        done: &mut Vec<Done>,
     ) {
         let more = cqueue::more(flags);
         let Some(slot) = self.slab.get_mut(key) else {
@@ -129,10 +134,11 @@ impl Slots {
                 *done = !more;
                 wake.extend(waker.take());
             }
-            Lifecycle::Orphaned(_) => {
+            Lifecycle::Orphaned { cqes, .. } => {
+                cqes.push(Completion::from_raw(res, flags));
                 if !more {
-                    if let Lifecycle::Orphaned(data) = self.slab.remove(key) {
-                        drop_later.push(data);
+                    if let Lifecycle::Orphaned { data, cqes } = self.slab.remove(key) {
+                        done.push(Done { data, cqes });
                     }
                 }
             }
@@ -181,19 +187,37 @@ impl Slots {
     }
 
     /// The future owning `key` was dropped. `data` is everything the kernel
-    /// may still touch; it moves into the slot unless the kernel is done.
-    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Any>) -> (AfterDrop, Option<Box<dyn Any>>) {
-        let finished = match self.slab.get(key) {
-            Some(Lifecycle::Completed(_)) => true,
-            Some(Lifecycle::Multi { done, .. }) => *done,
-            Some(Lifecycle::Pending { .. }) => false,
-            _ => panic!("ringloop: drop of slot {key} in the wrong state"),
+    /// may still touch; it moves into the slot unless the kernel is done, in
+    /// which case it comes back, with the completions it must consume.
+    pub(crate) fn orphan(
+        &mut self,
+        key: usize,
+        data: Box<dyn Orphan>,
+    ) -> (AfterDrop, Option<Done>) {
+        let slot = self
+            .slab
+            .get_mut(key)
+            .unwrap_or_else(|| panic!("ringloop: drop of unknown slot {key}"));
+        let (finished, cqes) = match slot {
+            Lifecycle::Completed(_) => match self.slab.remove(key) {
+                Lifecycle::Completed(c) => (true, vec![c]),
+                _ => unreachable!("matched just above"),
+            },
+            Lifecycle::Multi { queue, done, .. } => {
+                let cqes: Vec<Completion> = queue.drain(..).collect();
+                let done = *done;
+                if done {
+                    self.slab.remove(key);
+                }
+                (done, cqes)
+            }
+            Lifecycle::Pending { first, .. } => (false, first.take().into_iter().collect()),
+            Lifecycle::Orphaned { .. } => panic!("ringloop: slot {key} orphaned twice"),
         };
         if finished {
-            self.slab.remove(key);
-            (AfterDrop::Freed, Some(data))
+            (AfterDrop::Freed, Some(Done { data, cqes }))
         } else {
-            self.slab[key] = Lifecycle::Orphaned(data);
+            self.slab[key] = Lifecycle::Orphaned { data, cqes };
             (AfterDrop::Cancel, None)
         }
     }
@@ -212,6 +236,18 @@ mod tests {
     use super::*;
     use std::rc::Rc;
     use std::task::Waker;
+
+    /// A payload that records how many completions it consumed.
+    struct Payload(Rc<()>, Rc<std::cell::Cell<usize>>);
+    impl Orphan for Payload {
+        fn finish(self: Box<Self>, cqes: Vec<Completion>) {
+            self.1.set(cqes.len());
+        }
+    }
+    fn orphan_of(rc: &Rc<()>) -> (Box<dyn Orphan>, Rc<std::cell::Cell<usize>>) {
+        let seen = Rc::new(std::cell::Cell::new(usize::MAX));
+        (Box::new(Payload(rc.clone(), seen.clone())), seen)
+    }
 
     /// `IORING_CQE_F_MORE` (uapi value).
     const MORE: u32 = 1 << 1;
@@ -241,15 +277,17 @@ mod tests {
         let mut s = Slots::default();
         let k = s.insert(false);
         assert_eq!(Rc::strong_count(&payload), 1);
-        let (after, back) = s.orphan(k, Box::new(payload.clone()));
+        let (data, seen) = orphan_of(&payload);
+        let (after, back) = s.orphan(k, data);
         assert_eq!(after, AfterDrop::Cancel);
         assert!(back.is_none());
         assert_eq!(Rc::strong_count(&payload), 2, "slot holds the payload");
         let (mut w, mut d) = (vec![], vec![]);
         s.complete(k, -libc::ECANCELED, 0, &mut w, &mut d);
         assert_eq!(s.len(), 0);
-        assert_eq!(Rc::strong_count(&payload), 2, "dropped only by the caller");
-        drop(d);
+        assert_eq!(Rc::strong_count(&payload), 2, "freed only when finished");
+        d.into_iter().for_each(Done::finish);
+        assert_eq!(seen.get(), 1, "the final result reached the value");
         assert_eq!(Rc::strong_count(&payload), 1);
     }
 
@@ -259,9 +297,11 @@ mod tests {
         let mut s = Slots::default();
         let k = s.insert(false);
         s.complete(k, 0, 0, &mut vec![], &mut vec![]);
-        let (after, back) = s.orphan(k, Box::new(payload.clone()));
+        let (data, seen) = orphan_of(&payload);
+        let (after, back) = s.orphan(k, data);
         assert_eq!(after, AfterDrop::Freed);
-        drop(back);
+        back.expect("comes back to be finished").finish();
+        assert_eq!(seen.get(), 1, "an unpolled result is still consumed");
         assert_eq!(Rc::strong_count(&payload), 1);
         assert_eq!(s.len(), 0);
     }
@@ -287,12 +327,18 @@ mod tests {
         let k = s.insert(true);
         let (mut w, mut d) = (vec![], vec![]);
         s.complete(k, 5, MORE, &mut w, &mut d);
-        let (after, _) = s.orphan(k, Box::new(payload.clone()));
+        let (data, seen) = orphan_of(&payload);
+        let (after, _) = s.orphan(k, data);
         assert_eq!(after, AfterDrop::Cancel);
         s.complete(k, 6, MORE, &mut w, &mut d);
         assert_eq!(Rc::strong_count(&payload), 2);
         s.complete(k, -libc::ECANCELED, 0, &mut w, &mut d);
-        drop(d);
+        d.into_iter().for_each(Done::finish);
+        assert_eq!(
+            seen.get(),
+            3,
+            "queued, late and final completions all consumed"
+        );
         assert_eq!(Rc::strong_count(&payload), 1);
         assert_eq!(s.len(), 0);
     }

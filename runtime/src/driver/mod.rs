@@ -29,9 +29,9 @@ mod multi;
 mod op;
 mod opcode;
 pub mod ops;
+mod orphan;
 mod uring;
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::RawFd;
@@ -48,6 +48,8 @@ use crate::blocking::Pool;
 use crate::executor::JoinHandle;
 use crate::metrics::LoopMetrics;
 use crate::Backend;
+pub(crate) use orphan::Done;
+use orphan::{Nothing, Orphan};
 
 /// A loop's driver, shared by the loop and the operations it runs.
 pub(crate) type DriverRef = Rc<RefCell<Driver>>;
@@ -58,10 +60,25 @@ enum Inner {
 }
 
 /// A pool job whose operation future was dropped: the value stays here until
-/// the job has returned.
+/// the job has returned, then consumes its result like an io_uring orphan.
 struct PoolOrphan {
     job: JoinHandle<io::Result<u32>>,
-    _data: Box<dyn Any>,
+    data: Box<dyn Orphan>,
+}
+
+impl PoolOrphan {
+    fn into_done(self) -> Done {
+        let result = self
+            .job
+            .try_take()
+            .unwrap_or_else(|| Err(crate::JoinError::cancelled()))
+            .map_err(io::Error::from)
+            .and_then(|r| r);
+        Done {
+            data: self.data,
+            cqes: vec![Completion { result, flags: 0 }],
+        }
+    }
 }
 
 /// One loop thread's driver.
@@ -69,6 +86,7 @@ pub(crate) struct Driver {
     inner: Inner,
     pool: Arc<Pool>,
     orphans: Vec<PoolOrphan>,
+    done: Vec<Done>,
     pub(crate) metrics: Arc<LoopMetrics>,
 }
 
@@ -82,7 +100,11 @@ impl Driver {
         metrics: Arc<LoopMetrics>,
     ) -> io::Result<Driver> {
         let inner = match kind {
-            Backend::IoUring => Inner::Uring(uring::UringDriver::new(ring_entries, wake_fd, metrics.clone())?),
+            Backend::IoUring => Inner::Uring(uring::UringDriver::new(
+                ring_entries,
+                wake_fd,
+                metrics.clone(),
+            )?),
             Backend::Epoll => Inner::Epoll(epoll::EpollDriver::new(wake_fd, metrics.clone())?),
             Backend::Auto => unreachable!("Auto is resolved by the builder"),
         };
@@ -90,6 +112,7 @@ impl Driver {
             inner,
             pool,
             orphans: Vec::new(),
+            done: Vec::new(),
             metrics,
         })
     }
@@ -145,7 +168,11 @@ impl Driver {
     /// As [`uring::UringDriver::submit`]: the SQE's pointers stay valid until
     /// the final CQE, handed to [`orphan`](Self::orphan) if the caller stops
     /// waiting.
-    pub(crate) unsafe fn submit(&mut self, e: io_uring::squeue::Entry, multi: bool) -> io::Result<usize> {
+    pub(crate) unsafe fn submit(
+        &mut self,
+        e: io_uring::squeue::Entry,
+        multi: bool,
+    ) -> io::Result<usize> {
         // SAFETY: forwarded from the caller.
         unsafe { self.uring().submit(e, multi) }
     }
@@ -154,11 +181,15 @@ impl Driver {
         self.uring().poll_op(key, cx)
     }
 
-    pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
+    pub(crate) fn poll_multi(
+        &mut self,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Completion>> {
         self.uring().poll_multi(key, cx)
     }
 
-    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Any>) -> Option<Box<dyn Any>> {
+    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Orphan>) -> Option<Done> {
         self.uring().orphan(key, data)
     }
 
@@ -181,7 +212,7 @@ impl Driver {
     pub(crate) fn cancel_ready(&mut self, wait: Option<usize>) {
         if let (Some(key), Inner::Uring(d)) = (wait, &mut self.inner) {
             // A POLL_ADD owns no memory; the slot goes at its final CQE.
-            drop(d.orphan(key, Box::new(())));
+            drop(d.orphan(key, Box::new(Nothing)));
         }
     }
 
@@ -207,8 +238,8 @@ impl Driver {
     }
 
     /// A pool op's future was dropped before its job returned.
-    pub(crate) fn orphan_job(&mut self, job: JoinHandle<io::Result<u32>>, data: Box<dyn Any>) {
-        self.orphans.push(PoolOrphan { job, _data: data });
+    pub(crate) fn orphan_job(&mut self, job: JoinHandle<io::Result<u32>>, data: Box<dyn Orphan>) {
+        self.orphans.push(PoolOrphan { job, data });
     }
 
     /// One turn of the backend; see the module docs.
@@ -217,20 +248,33 @@ impl Driver {
             timeout
         } else {
             // Pool orphans are checked each turn; do not sleep for long.
-            Some(timeout.map_or(Duration::from_millis(10), |t| t.min(Duration::from_millis(10))))
+            Some(timeout.map_or(Duration::from_millis(10), |t| {
+                t.min(Duration::from_millis(10))
+            }))
         };
         let r = match &mut self.inner {
             Inner::Uring(d) => d.park(timeout),
             Inner::Epoll(d) => d.park(timeout),
         };
-        self.orphans.retain(|o| !o.job.is_finished());
+        let mut i = 0;
+        while i < self.orphans.len() {
+            if self.orphans[i].job.is_finished() {
+                let o = self.orphans.swap_remove(i);
+                self.done.push(o.into_done());
+            } else {
+                i += 1;
+            }
+        }
         r
     }
 
-    pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>, drops: &mut Vec<Box<dyn Any>>) {
+    /// Hands out the wakers to wake and the orphans to finish; the caller
+    /// runs both after releasing the driver.
+    pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>, done: &mut Vec<Done>) {
+        done.append(&mut self.done);
         match &mut self.inner {
-            Inner::Uring(d) => d.take_deferred(wakes, drops),
-            Inner::Epoll(d) => d.take_deferred(wakes, drops),
+            Inner::Uring(d) => d.take_deferred(wakes, done),
+            Inner::Epoll(d) => d.take_deferred(wakes),
         }
     }
 }
@@ -240,10 +284,13 @@ impl Drop for Driver {
         // Pool jobs cannot be cancelled: wait for them (bounded), and leak
         // what is still running rather than free memory a job may write.
         let deadline = Instant::now() + Duration::from_secs(10);
-        for o in self.orphans.drain(..) {
-            if !o.job.wait_until(deadline) {
+        for o in std::mem::take(&mut self.orphans) {
+            if o.job.wait_until(deadline) {
+                o.into_done().finish();
+            } else {
                 std::mem::forget(o);
             }
         }
+        self.done.drain(..).for_each(Done::finish);
     }
 }

@@ -1,6 +1,5 @@
 //! [`MultiOp<T>`]: the stream of a multishot operation.
 
-use std::any::Any;
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
@@ -10,12 +9,15 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 
 use super::opcode::{Completion, Fallback, Interest, MultishotOpCode};
-use super::DriverRef;
+use super::orphan::Multi;
+use super::{Done, DriverRef};
 
 enum State {
     Unsubmitted,
     /// One SQE, many CQEs, under slot `key`.
-    InFlight { key: usize },
+    InFlight {
+        key: usize,
+    },
     /// Fallback: repeated `try_io`, waiting for readiness in between.
     Readiness {
         fd: RawFd,
@@ -59,13 +61,18 @@ impl<T: MultishotOpCode> MultiOp<T> {
     }
 
     fn item(&mut self, c: Completion) -> T::Item {
-        self.data.as_mut().expect("value present until done").item(c)
+        self.data
+            .as_mut()
+            .expect("value present until done")
+            .item(c)
     }
 
     fn start(&mut self) -> Result<(), Completion> {
         let Some(driver) = crate::context::driver() else {
             return Err(Completion {
-                result: Err(io::Error::other("ringloop operation polled outside a ringloop runtime")),
+                result: Err(io::Error::other(
+                    "ringloop operation polled outside a ringloop runtime",
+                )),
                 flags: 0,
             });
         };
@@ -80,13 +87,20 @@ impl<T: MultishotOpCode> MultiOp<T> {
                     self.state = State::InFlight { key };
                     Ok(())
                 }
-                Err(e) => Err(Completion { result: Err(e), flags: 0 }),
+                Err(e) => Err(Completion {
+                    result: Err(e),
+                    flags: 0,
+                }),
             };
         }
         driver.borrow().metrics.ops_fallback.inc();
         match data.fallback() {
             Ok(Fallback::Readiness { fd, interest }) => {
-                self.state = State::Readiness { fd, interest, wait: None };
+                self.state = State::Readiness {
+                    fd,
+                    interest,
+                    wait: None,
+                };
                 Ok(())
             }
             Ok(other) => Err(Completion {
@@ -96,7 +110,10 @@ impl<T: MultishotOpCode> MultiOp<T> {
                 )),
                 flags: 0,
             }),
-            Err(e) => Err(Completion { result: Err(e), flags: 0 }),
+            Err(e) => Err(Completion {
+                result: Err(e),
+                flags: 0,
+            }),
         }
     }
 }
@@ -138,7 +155,10 @@ impl<T: MultishotOpCode> Stream for MultiOp<T> {
                             this.state = State::Done;
                         }
                         driver.borrow().metrics.ops_completed.inc();
-                        return Poll::Ready(Some(this.item(Completion { result: r, flags: 0 })));
+                        return Poll::Ready(Some(this.item(Completion {
+                            result: r,
+                            flags: 0,
+                        })));
                     }
                 }
                 let r = driver.borrow_mut().poll_ready(*fd, *interest, wait, cx);
@@ -147,7 +167,10 @@ impl<T: MultishotOpCode> Stream for MultiOp<T> {
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(e)) => {
                         this.state = State::Done;
-                        return Poll::Ready(Some(this.item(Completion { result: Err(e), flags: 0 })));
+                        return Poll::Ready(Some(this.item(Completion {
+                            result: Err(e),
+                            flags: 0,
+                        })));
                     }
                 }
             },
@@ -163,9 +186,11 @@ impl<T: MultishotOpCode> Drop for MultiOp<T> {
         let Some(driver) = self.driver.take() else {
             return;
         };
-        let free_now: Option<Box<dyn Any>> = match state {
+        let finish_now: Option<Done> = match state {
             State::InFlight { key } => {
-                let data: Box<dyn Any> = self.data.take().expect("in-flight op owns its value");
+                let data = Box::new(Multi(
+                    self.data.take().expect("in-flight op owns its value"),
+                ));
                 driver.borrow_mut().orphan(key, data)
             }
             State::Readiness { wait, .. } => {
@@ -174,7 +199,9 @@ impl<T: MultishotOpCode> Drop for MultiOp<T> {
             }
             State::Unsubmitted | State::Done => None,
         };
-        drop(free_now);
+        if let Some(done) = finish_now {
+            done.finish();
+        }
     }
 }
 

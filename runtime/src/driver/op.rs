@@ -1,6 +1,5 @@
 //! [`Op<T>`]: the future of one operation.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -9,7 +8,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::opcode::{Completion, Fallback, Interest, OpCode};
-use super::DriverRef;
+use super::orphan::Single;
+use super::{Done, DriverRef};
 use crate::executor::JoinHandle;
 
 /// Where an operation is in its life.
@@ -79,7 +79,9 @@ impl<T: OpCode> Op<T> {
     fn start(&mut self) -> Result<(), Completion> {
         let Some(driver) = crate::context::driver() else {
             return Err(Completion {
-                result: Err(io::Error::other("ringloop operation polled outside a ringloop runtime")),
+                result: Err(io::Error::other(
+                    "ringloop operation polled outside a ringloop runtime",
+                )),
                 flags: 0,
             });
         };
@@ -98,7 +100,10 @@ impl<T: OpCode> Op<T> {
                     self.state = State::InFlight { key };
                     Ok(())
                 }
-                Err(e) => Err(Completion { result: Err(e), flags: 0 }),
+                Err(e) => Err(Completion {
+                    result: Err(e),
+                    flags: 0,
+                }),
             };
         }
         let metrics = driver.borrow().metrics.clone();
@@ -112,14 +117,24 @@ impl<T: OpCode> Op<T> {
             }
             Ok(Fallback::Immediate) => {
                 metrics.ops_submitted.inc();
-                Err(Completion { result: data.try_io(), flags: 0 })
+                Err(Completion {
+                    result: data.try_io(),
+                    flags: 0,
+                })
             }
             Ok(Fallback::Readiness { fd, interest }) => {
                 metrics.ops_submitted.inc();
-                self.state = State::Readiness { fd, interest, wait: None };
+                self.state = State::Readiness {
+                    fd,
+                    interest,
+                    wait: None,
+                };
                 Ok(())
             }
-            Err(e) => Err(Completion { result: Err(e), flags: 0 }),
+            Err(e) => Err(Completion {
+                result: Err(e),
+                flags: 0,
+            }),
         }
     }
 }
@@ -149,14 +164,22 @@ impl<T: OpCode> Future for Op<T> {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     r => {
                         driver.borrow_mut().cancel_ready(wait.take());
-                        return this.finish(Completion { result: r, flags: 0 });
+                        return this.finish(Completion {
+                            result: r,
+                            flags: 0,
+                        });
                     }
                 }
                 let r = driver.borrow_mut().poll_ready(*fd, *interest, wait, cx);
                 match r {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(e)) => return this.finish(Completion { result: Err(e), flags: 0 }),
+                    Poll::Ready(Err(e)) => {
+                        return this.finish(Completion {
+                            result: Err(e),
+                            flags: 0,
+                        })
+                    }
                 }
             },
             State::Pool(job) => match Pin::new(job).poll(cx) {
@@ -178,19 +201,18 @@ impl<T: OpCode> Drop for Op<T> {
         let Some(driver) = self.driver.take() else {
             return;
         };
-        let free_now: Option<Box<dyn Any>> = match state {
+        let finish_now: Option<Done> = match state {
             State::InFlight { key } => {
-                let data: Box<dyn Any> = self.data.take().expect("in-flight op owns its value");
+                let data = Box::new(Single(
+                    self.data.take().expect("in-flight op owns its value"),
+                ));
                 driver.borrow_mut().orphan(key, data)
             }
             State::Pool(job) => {
-                if job.is_finished() {
-                    None
-                } else {
-                    let data: Box<dyn Any> = self.data.take().expect("pool op owns its value");
-                    driver.borrow_mut().orphan_job(job, data);
-                    None
-                }
+                let data = Box::new(Single(self.data.take().expect("pool op owns its value")));
+                // Even a finished job's result must be consumed (an fd).
+                driver.borrow_mut().orphan_job(job, data);
+                None
             }
             State::Readiness { wait, .. } => {
                 driver.borrow_mut().cancel_ready(wait);
@@ -198,8 +220,10 @@ impl<T: OpCode> Drop for Op<T> {
             }
             State::Unsubmitted | State::Done => None,
         };
-        // Destructors of the value run with the driver released.
-        drop(free_now);
+        // The value's destructors run with the driver released.
+        if let Some(done) = finish_now {
+            done.finish();
+        }
     }
 }
 

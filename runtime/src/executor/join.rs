@@ -23,13 +23,19 @@ enum Kind {
 
 impl JoinError {
     pub(crate) fn cancelled() -> Self {
-        JoinError { kind: Kind::Cancelled }
+        JoinError {
+            kind: Kind::Cancelled,
+        }
     }
     pub(crate) fn panicked(p: Box<dyn Any + Send>) -> Self {
-        JoinError { kind: Kind::Panicked(p) }
+        JoinError {
+            kind: Kind::Panicked(p),
+        }
     }
     pub(crate) fn rejected(why: String) -> Self {
-        JoinError { kind: Kind::Rejected(why) }
+        JoinError {
+            kind: Kind::Rejected(why),
+        }
     }
 
     /// The task was aborted, or its runtime shut down before it finished.
@@ -194,6 +200,11 @@ impl<T> JoinHandle<T> {
         self.inner.lock().finished
     }
 
+    /// Takes the output of a finished task without a waker.
+    pub(crate) fn try_take(&self) -> Option<Result<T, JoinError>> {
+        self.inner.lock().output.take()
+    }
+
     /// Blocks the calling thread until the task finishes or `deadline`
     /// passes; true when finished. For shutdown paths, not for loop threads.
     pub(crate) fn wait_until(&self, deadline: Instant) -> bool {
@@ -222,7 +233,10 @@ impl<T> Future for JoinHandle<T> {
         if let Some(out) = st.output.take() {
             return Poll::Ready(out);
         }
-        assert!(!st.finished, "ringloop: JoinHandle polled after it returned its output");
+        assert!(
+            !st.finished,
+            "ringloop: JoinHandle polled after it returned its output"
+        );
         match &st.join_waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => st.join_waker = Some(cx.waker().clone()),
@@ -233,6 +247,8 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("finished", &self.is_finished()).finish()
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }

@@ -24,8 +24,8 @@ use std::task::{Context, Waker};
 
 use slab::Slab;
 
-pub use join::{JoinError, JoinHandle};
 pub(crate) use join::JoinInner;
+pub use join::{JoinError, JoinHandle};
 pub(crate) use run::run;
 pub(crate) use task::TaskFuture;
 pub use yield_now::yield_now;
@@ -81,7 +81,13 @@ impl Executor {
         F: Future + 'static,
     {
         let join = JoinInner::new();
-        self.spawn_task(shared, metrics, TaskFuture::new(fut, join.clone()), &join, at);
+        self.spawn_task(
+            shared,
+            metrics,
+            TaskFuture::new(fut, join.clone()),
+            &join,
+            at,
+        );
         JoinHandle::new(join)
     }
 
@@ -125,7 +131,10 @@ impl Executor {
         h.scheduled.store(false, Ordering::Release);
         let waker = Waker::from(h);
         metrics.tasks_polled.inc();
-        let done = fut.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
+        let done = fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready();
         if done {
             let slot = self.tasks.borrow_mut().remove(key);
             metrics.tasks_completed.inc();

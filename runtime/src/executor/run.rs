@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::task::Header;
 use super::BUDGET;
 use crate::context::LoopCtx;
+use crate::driver::Done;
 
 /// Key of the future passed to `block_on` (never a task-table key).
 const MAIN_KEY: usize = usize::MAX;
@@ -42,7 +43,9 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
                 }
             }
         }
-        lc.timers.borrow_mut().fire(Instant::now(), &lc.metrics, &mut wakes);
+        lc.timers
+            .borrow_mut()
+            .fire(Instant::now(), &lc.metrics, &mut wakes);
         wakes.drain(..).for_each(Waker::wake);
         let timeout = if lc.exec.has_ready() {
             Some(Duration::ZERO)
@@ -62,7 +65,7 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
             d.take_deferred(&mut wakes, &mut drops);
         }
         wakes.drain(..).for_each(Waker::wake);
-        drops.clear();
+        drops.drain(..).for_each(Done::finish);
     }
 }
 

@@ -113,7 +113,11 @@ impl Shared {
     /// Asks a worker loop to stop.
     pub(crate) fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
-        let w = self.shutdown_waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let w = self
+            .shutdown_waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(w) = w {
             w.wake();
         }

@@ -37,7 +37,11 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    pub(crate) fn new(key: usize, owner: Arc<Shared>, spawned_at: &'static Location<'static>) -> Arc<Self> {
+    pub(crate) fn new(
+        key: usize,
+        owner: Arc<Shared>,
+        spawned_at: &'static Location<'static>,
+    ) -> Arc<Self> {
         Arc::new(Header {
             key,
             scheduled: AtomicBool::new(true),
@@ -88,7 +92,10 @@ pin_project! {
 
 impl<F: Future> TaskFuture<F> {
     pub(crate) fn new(fut: F, join: Arc<JoinInner<F::Output>>) -> Self {
-        TaskFuture { fut: Some(fut), join }
+        TaskFuture {
+            fut: Some(fut),
+            join,
+        }
     }
 }
 

@@ -37,7 +37,10 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// When `period` is zero.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(period > Duration::ZERO, "ringloop: interval period must be non-zero");
+    assert!(
+        period > Duration::ZERO,
+        "ringloop: interval period must be non-zero"
+    );
     Interval {
         period,
         sleep: sleep_until(start),

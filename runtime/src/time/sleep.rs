@@ -83,7 +83,9 @@ impl Future for Sleep {
         let registered = context::with(|lc| {
             let mut timers = lc.timers.borrow_mut();
             match key {
-                Some((id, k)) if id == lc.shared.id && timers.update(k, cx.waker()) => Some((id, k)),
+                Some((id, k)) if id == lc.shared.id && timers.update(k, cx.waker()) => {
+                    Some((id, k))
+                }
                 _ => {
                     lc.metrics.timers_armed.inc();
                     Some((lc.shared.id, timers.insert(deadline, cx.waker().clone())))

@@ -11,7 +11,6 @@
 
 mod fds;
 
-use std::any::Any;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -51,7 +50,10 @@ impl EpollDriver {
         // SAFETY: `ev` is valid for the call.
         if unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, wake_fd, &mut ev) } < 0 {
             let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("epoll_ctl(ADD, eventfd): {e}")));
+            return Err(io::Error::new(
+                e.kind(),
+                format!("epoll_ctl(ADD, eventfd): {e}"),
+            ));
         }
         Ok(EpollDriver {
             epfd,
@@ -82,13 +84,15 @@ impl EpollDriver {
     }
 
     pub(crate) fn close_fd(&mut self, fd: RawFd) {
-        self.fds.deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
+        self.fds
+            .deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
         // SAFETY: the caller owns `fd` and gives it up here.
         unsafe { libc::close(fd) };
     }
 
     pub(crate) fn forget_fd(&mut self, fd: RawFd) {
-        self.fds.deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
+        self.fds
+            .deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
     }
 
     /// Waits for events (not at all when `timeout` is zero, for ever when
@@ -121,7 +125,9 @@ impl EpollDriver {
                 tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
                 tv_nsec: t.subsec_nanos() as libc::c_long,
             });
-            let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            let tsp = ts
+                .as_ref()
+                .map_or(std::ptr::null(), |t| t as *const libc::timespec);
             // SAFETY: `ptr` has room for EVENTS entries; `tsp` is null or
             // points to a live timespec; no signal mask.
             let r = unsafe {
@@ -162,7 +168,7 @@ impl EpollDriver {
         Ok(r as usize)
     }
 
-    pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>, _drops: &mut Vec<Box<dyn Any>>) {
+    pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>) {
         wakes.append(&mut self.wakes);
     }
 }

@@ -19,7 +19,9 @@ pub struct Close {
 impl Close {
     /// Closes `fd`.
     pub fn new(fd: OwnedFd) -> Self {
-        Close { fd: fd.into_raw_fd() }
+        Close {
+            fd: fd.into_raw_fd(),
+        }
     }
 }
 

@@ -48,7 +48,10 @@ unsafe impl OpCode for Timeout {
     fn fallback(&mut self) -> io::Result<Fallback> {
         // SAFETY: plain syscall.
         let fd = unsafe {
-            libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
         };
         if fd < 0 {
             let e = io::Error::last_os_error();
@@ -59,7 +62,10 @@ unsafe impl OpCode for Timeout {
         // A zero it_value disarms a timerfd: use the smallest delay instead.
         let dur = self.dur.max(Duration::from_nanos(1));
         let spec = libc::itimerspec {
-            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
             it_value: libc::timespec {
                 tv_sec: dur.as_secs().min(i64::MAX as u64) as libc::time_t,
                 tv_nsec: dur.subsec_nanos() as libc::c_long,

@@ -19,7 +19,6 @@
 
 mod setup;
 
-use std::any::Any;
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -30,6 +29,7 @@ use io_uring::{opcode, squeue, types, IoUring, Probe};
 
 use super::lifecycle::{AfterDrop, Slots};
 use super::opcode::{Completion, Interest};
+use super::orphan::{Done, Nothing, Orphan};
 use crate::metrics::LoopMetrics;
 
 /// `user_data` of the armed eventfd read.
@@ -61,7 +61,7 @@ pub(crate) struct UringDriver {
     /// Timespec of the old-kernel TIMEOUT SQE; boxed for a stable address.
     wait_ts: Box<types::Timespec>,
     wakes: Vec<Waker>,
-    drop_later: Vec<Box<dyn Any>>,
+    done: Vec<Done>,
     metrics: Arc<LoopMetrics>,
 }
 
@@ -80,7 +80,7 @@ impl UringDriver {
             wake_armed: false,
             wait_ts: Box::new(types::Timespec::new()),
             wakes: Vec::new(),
-            drop_later: Vec::new(),
+            done: Vec::new(),
             metrics,
         };
         d.arm_wake()?;
@@ -155,8 +155,9 @@ impl UringDriver {
         // SAFETY: forwarded from the caller.
         if let Err(err) = unsafe { self.push(e.user_data(key as u64)) } {
             // Never reached the SQ: the slot can go at once.
-            let _ = self.slots.orphan(key, Box::new(()));
-            self.slots.complete(key, -libc::ECANCELED, 0, &mut self.wakes, &mut self.drop_later);
+            let _ = self.slots.orphan(key, Box::new(Nothing));
+            self.slots
+                .complete(key, -libc::ECANCELED, 0, &mut self.wakes, &mut self.done);
             return Err(err);
         }
         self.metrics.ops_submitted.inc();
@@ -167,14 +168,18 @@ impl UringDriver {
         self.slots.poll(key, cx)
     }
 
-    pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
+    pub(crate) fn poll_multi(
+        &mut self,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Completion>> {
         self.slots.poll_multi(key, cx)
     }
 
     /// The future of `key` was dropped; `data` is what the kernel may touch.
     /// Returns `data` when it may be freed now (the caller drops it after
     /// releasing the driver).
-    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Any>) -> Option<Box<dyn Any>> {
+    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Orphan>) -> Option<Done> {
         let (after, back) = self.slots.orphan(key, data);
         if after == AfterDrop::Cancel {
             self.cancel(key);
@@ -183,7 +188,9 @@ impl UringDriver {
     }
 
     fn cancel(&mut self, key: usize) {
-        let e = opcode::AsyncCancel::new(key as u64).build().user_data(IGNORE_TOKEN);
+        let e = opcode::AsyncCancel::new(key as u64)
+            .build()
+            .user_data(IGNORE_TOKEN);
         // SAFETY: ASYNC_CANCEL carries no pointer.
         if unsafe { self.push(e) }.is_err() {
             // The op still completes on its own; its slot keeps the memory.
@@ -224,7 +231,9 @@ impl UringDriver {
 
     /// Fire-and-forget `CLOSE`; falls back to `close(2)` when the SQ is stuck.
     pub(crate) fn close_fd(&mut self, fd: RawFd) {
-        let e = opcode::Close::new(types::Fd(fd)).build().user_data(IGNORE_TOKEN);
+        let e = opcode::Close::new(types::Fd(fd))
+            .build()
+            .user_data(IGNORE_TOKEN);
         // SAFETY: CLOSE carries no pointer.
         if !self.supports(opcode::Close::CODE) || unsafe { self.push(e) }.is_err() {
             // SAFETY: the caller owns `fd` and gives it up here.
@@ -246,16 +255,17 @@ impl UringDriver {
                 // SAFETY: `args` and `ts` outlive the call; the flags match
                 // the argument type (EXT_ARG with a getevents_arg).
                 unsafe {
-                    self.ring.submitter().enter(
-                        to_submit,
-                        min,
-                        flags | ENTER_EXT_ARG,
-                        Some(&args),
-                    )
+                    self.ring
+                        .submitter()
+                        .enter(to_submit, min, flags | ENTER_EXT_ARG, Some(&args))
                 }
             }
             // SAFETY: no extra argument.
-            _ => unsafe { self.ring.submitter().enter::<libc::sigset_t>(to_submit, min, flags, None) },
+            _ => unsafe {
+                self.ring
+                    .submitter()
+                    .enter::<libc::sigset_t>(to_submit, min, flags, None)
+            },
         };
         match r {
             Ok(_) => Ok(()),
@@ -278,7 +288,9 @@ impl UringDriver {
             match timeout {
                 Some(t) if !self.ext_arg => {
                     *self.wait_ts = types::Timespec::from(t);
-                    let e = opcode::Timeout::new(&*self.wait_ts).build().user_data(IGNORE_TOKEN);
+                    let e = opcode::Timeout::new(&*self.wait_ts)
+                        .build()
+                        .user_data(IGNORE_TOKEN);
                     // SAFETY: `wait_ts` is boxed and owned by the driver, and
                     // the kernel copies the timespec when it prepares the SQE,
                     // which happens inside the enter just below.
@@ -322,18 +334,18 @@ impl UringDriver {
                         cqe.result(),
                         cqe.flags(),
                         &mut self.wakes,
-                        &mut self.drop_later,
+                        &mut self.done,
                     );
                 }
             }
         }
     }
 
-    /// Moves out the wakers to wake and the orphaned values to free, so the
+    /// Moves out the wakers to wake and the orphans to finish, so the
     /// caller can run them with the driver released.
-    pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>, drops: &mut Vec<Box<dyn Any>>) {
+    pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>, done: &mut Vec<Done>) {
         wakes.append(&mut self.wakes);
-        drops.append(&mut self.drop_later);
+        done.append(&mut self.done);
     }
 }
 
@@ -343,7 +355,9 @@ impl Drop for UringDriver {
             self.cancel(key);
         }
         if self.wake_armed {
-            let e = opcode::AsyncCancel::new(WAKE_TOKEN).build().user_data(IGNORE_TOKEN);
+            let e = opcode::AsyncCancel::new(WAKE_TOKEN)
+                .build()
+                .user_data(IGNORE_TOKEN);
             // SAFETY: ASYNC_CANCEL carries no pointer.
             let _ = unsafe { self.push(e) };
         }
@@ -356,7 +370,10 @@ impl Drop for UringDriver {
                 std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
                 break;
             }
-            if self.enter_with(true, Some(Duration::from_millis(50))).is_err() {
+            if self
+                .enter_with(true, Some(Duration::from_millis(50)))
+                .is_err()
+            {
                 // Cannot wait any more: same choice as above.
                 std::mem::forget(std::mem::take(&mut self.slots));
                 std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
@@ -365,6 +382,7 @@ impl Drop for UringDriver {
             self.reap();
         }
         self.wakes.clear();
-        self.drop_later.clear();
+        // The driver is going away: fds these close go straight to close(2).
+        self.done.drain(..).for_each(Done::finish);
     }
 }
