@@ -88,8 +88,13 @@ impl Pool {
     {
         let join = JoinInner::new();
         let j = join.clone();
+        let pool = self.clone();
         let job: Job = Box::new(move || {
             let out = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
+            // Count before the result is visible, so a joiner reading the
+            // metrics sees its own job counted.
+            pool.counters.busy.fetch_sub(1, Ordering::Relaxed);
+            pool.counters.completed.fetch_add(1, Ordering::Relaxed);
             j.complete(out);
         });
         if let Err(why) = self.submit(job) {
@@ -146,8 +151,6 @@ impl Pool {
                 drop(st);
                 self.counters.busy.fetch_add(1, Ordering::Relaxed);
                 job();
-                self.counters.busy.fetch_sub(1, Ordering::Relaxed);
-                self.counters.completed.fetch_add(1, Ordering::Relaxed);
                 st = self.lock();
             }
             if st.shutdown {

@@ -40,6 +40,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+/// The io-uring crate, re-exported: an [`OpCode`] builds its SQE with it.
+pub use io_uring;
 pub use multi::MultiOp;
 pub use op::Op;
 pub use opcode::{BlockingJob, Completion, Fallback, Interest, MultishotOpCode, OpCode, NO_OPCODE};

@@ -381,6 +381,17 @@ impl Drop for UringDriver {
             }
             self.reap();
         }
+        // Fire-and-forget SQEs queued last (CLOSEs of fds dropped during
+        // teardown) must still reach the kernel, or those fds would leak.
+        for _ in 0..8 {
+            if self.ring.submission().is_empty() {
+                break;
+            }
+            if self.enter_with(false, None).is_err() {
+                break;
+            }
+            self.reap();
+        }
         self.wakes.clear();
         // The driver is going away: fds these close go straight to close(2).
         self.done.drain(..).for_each(Done::finish);

@@ -1,0 +1,58 @@
+//! Thread-per-core: independent loops on their own threads.
+mod util;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ringloop::{Backend, Builder};
+
+each_backend!(two_loops_run_independent_tasks, |b: Backend| {
+    let rt = Builder::new().backend(b).threads(2).build().unwrap();
+    assert_eq!(rt.threads(), 2);
+    let out = rt.run_on_each_thread(|i| async move {
+        // !Send state per loop.
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let hs: Vec<_> = (0..100)
+            .map(|k| {
+                let log = log.clone();
+                ringloop::spawn(async move {
+                    ringloop::time::sleep(Duration::from_micros(50 * (k % 5))).await;
+                    log.borrow_mut().push(k);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+        let n = log.borrow().len();
+        (i, std::thread::current().id(), ringloop::current_backend().unwrap(), n)
+    });
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].0, 0);
+    assert_eq!(out[1].0, 1);
+    assert_ne!(out[0].1, out[1].1, "each loop on its own thread");
+    for (_, _, backend, n) in &out {
+        assert_eq!(*backend, b);
+        assert_eq!(*n, 100);
+    }
+    let m = rt.metrics();
+    assert_eq!(m.loops, 2);
+    assert_eq!(m.tasks_spawned, 200 + 1);
+    let handles = rt.handles();
+    assert_eq!(handles.len(), 2);
+    // A Send future sent to worker 1 runs there.
+    let worker = handles[1].clone();
+    let t = rt.block_on(async move { worker.spawn(async { std::thread::current().id() }).await.unwrap() });
+    assert_eq!(t, out[1].1);
+});
+
+each_backend!(pinned_loops, |b: Backend| {
+    let rt = Builder::new().backend(b).threads(2).pin_to_cores(true).build().unwrap();
+    let cpus = rt.run_on_each_thread(|_| async {
+        // SAFETY: sched_getcpu has no preconditions.
+        unsafe { libc::sched_getcpu() }
+    });
+    let n = std::thread::available_parallelism().unwrap().get() as i32;
+    assert_eq!(cpus, vec![0, 1 % n]);
+});
