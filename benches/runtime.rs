@@ -1,2 +1,116 @@
-//! Placeholder until the runtime benches land.
-fn main() {}
+//! Runtime benches, io_uring vs epoll in one run (the backend is the bench
+//! parameter, so criterion's report reads as a ratio):
+//!
+//! - `spawn_join`: spawn a task and await its output;
+//! - `yield_pingpong`: two tasks taking turns through `yield_now`;
+//! - `nop_roundtrip`: one no-op operation awaited (an `IORING_OP_NOP`
+//!   through the ring on io_uring; on epoll the closest equivalent, an op
+//!   that completes on the spot);
+//! - `timer_fire`: arm a 20 µs sleep and wait for it to fire.
+//!
+//! Each bench runs its iterations inside one `block_on`, so runtime setup is
+//! not measured. Pin it for steadier figures: `taskset -c 1 cargo bench
+//! --bench runtime`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use ringloop::driver::{ops::Nop, Op};
+use ringloop::{Backend, Builder, Runtime};
+
+fn backends() -> Vec<(Backend, Runtime)> {
+    [Backend::IoUring, Backend::Epoll]
+        .into_iter()
+        .filter_map(|b| match Builder::new().backend(b).build() {
+            Ok(rt) => Some((b, rt)),
+            Err(e) => {
+                eprintln!("skipping {b}: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+fn spawn_join(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spawn_join");
+    for (b, rt) in backends() {
+        g.bench_function(BenchmarkId::from_parameter(b), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async move {
+                    let t = Instant::now();
+                    for i in 0..iters {
+                        let v = ringloop::spawn(async move { i }).await.unwrap();
+                        std::hint::black_box(v);
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+fn yield_pingpong(c: &mut Criterion) {
+    let mut g = c.benchmark_group("yield_pingpong");
+    for (b, rt) in backends() {
+        g.bench_function(BenchmarkId::from_parameter(b), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async move {
+                    let t = Instant::now();
+                    let other = ringloop::spawn(async move {
+                        for _ in 0..iters {
+                            ringloop::yield_now().await;
+                        }
+                    });
+                    for _ in 0..iters {
+                        ringloop::yield_now().await;
+                    }
+                    other.await.unwrap();
+                    // Two yields (one per task) per iteration.
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+fn nop_roundtrip(c: &mut Criterion) {
+    let mut g = c.benchmark_group("nop_roundtrip");
+    for (b, rt) in backends() {
+        g.bench_function(BenchmarkId::from_parameter(b), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async move {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        Op::new(Nop).await.unwrap();
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+fn timer_fire(c: &mut Criterion) {
+    let mut g = c.benchmark_group("timer_fire");
+    g.sample_size(20);
+    for (b, rt) in backends() {
+        g.bench_function(BenchmarkId::from_parameter(b), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async move {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        ringloop::time::sleep(Duration::from_micros(20)).await;
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, spawn_join, yield_pingpong, nop_roundtrip, timer_fire);
+criterion_main!(benches);
