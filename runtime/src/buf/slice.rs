@@ -70,11 +70,12 @@ unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
         self.buf.stable_mut_ptr().wrapping_add(self.begin)
     }
     unsafe fn set_init(&mut self, pos: usize) {
-        // SAFETY: the caller promises the window's first `pos` bytes are
-        // initialised; the inner buffer's first `begin` bytes must be too for
-        // the inner length to grow past them, which holds when the window
-        // starts inside the initialised part.
+        // The inner length may only grow past `begin` when the bytes before
+        // the window are initialised too: the window starts inside the
+        // initialised part.
         if self.begin <= self.buf.bytes_init() {
+            // SAFETY: the caller promises the window's first `pos` bytes are
+            // initialised, and the bytes before `begin` are (checked above).
             unsafe { self.buf.set_init(self.begin + pos) }
         }
     }

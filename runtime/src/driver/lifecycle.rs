@@ -238,7 +238,7 @@ mod tests {
     use std::task::Waker;
 
     /// A payload that records how many completions it consumed.
-    struct Payload(Rc<()>, Rc<std::cell::Cell<usize>>);
+    struct Payload(#[allow(dead_code)] Rc<()>, Rc<std::cell::Cell<usize>>);
     impl Orphan for Payload {
         fn finish(self: Box<Self>, cqes: Vec<Completion>) {
             self.1.set(cqes.len());

@@ -57,7 +57,8 @@ use orphan::{Nothing, Orphan};
 pub(crate) type DriverRef = Rc<RefCell<Driver>>;
 
 enum Inner {
-    Uring(uring::UringDriver),
+    // Boxed: the ring driver is large and there is one per loop.
+    Uring(Box<uring::UringDriver>),
     Epoll(epoll::EpollDriver),
 }
 
@@ -102,11 +103,11 @@ impl Driver {
         metrics: Arc<LoopMetrics>,
     ) -> io::Result<Driver> {
         let inner = match kind {
-            Backend::IoUring => Inner::Uring(uring::UringDriver::new(
+            Backend::IoUring => Inner::Uring(Box::new(uring::UringDriver::new(
                 ring_entries,
                 wake_fd,
                 metrics.clone(),
-            )?),
+            )?)),
             Backend::Epoll => Inner::Epoll(epoll::EpollDriver::new(wake_fd, metrics.clone())?),
             Backend::Auto => unreachable!("Auto is resolved by the builder"),
         };

@@ -46,11 +46,13 @@ impl Fds {
         interest: Interest,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        if !self.map.contains_key(&fd) {
-            register(epfd, fd)?;
-            self.map.insert(fd, FdState::default());
-        }
-        let st = self.map.get_mut(&fd).expect("inserted above");
+        let st = match self.map.entry(fd) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                register(epfd, fd)?;
+                e.insert(FdState::default())
+            }
+        };
         let waiters = match interest {
             Interest::Readable => &mut st.readers,
             Interest::Writable => &mut st.writers,
