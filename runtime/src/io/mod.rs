@@ -7,7 +7,8 @@
 //! ```no_run
 //! use ringloop_runtime::io::{AsyncRead, AsyncWrite};
 //!
-//! pub async fn echo_once<S: AsyncRead + AsyncWrite>(s: &S) -> std::io::Result<()> {
+//! # #![allow(dead_code)]
+//! async fn echo_once<S: AsyncRead + AsyncWrite>(s: &S) -> std::io::Result<()> {
 //!     let (res, buf) = s.read(Vec::with_capacity(4096)).await;
 //!     res?;
 //!     let (res, _buf) = s.write_all(buf).await;
