@@ -5,9 +5,9 @@
 //! Buffers go in by value and come back with the result (see [`buf`]):
 //!
 //! ```no_run
+//! # #![allow(dead_code)]
 //! use ringloop_runtime::io::{AsyncRead, AsyncWrite};
 //!
-//! # #![allow(dead_code)]
 //! async fn echo_once<S: AsyncRead + AsyncWrite>(s: &S) -> std::io::Result<()> {
 //!     let (res, buf) = s.read(Vec::with_capacity(4096)).await;
 //!     res?;
