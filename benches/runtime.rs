@@ -6,7 +6,10 @@
 //! - `nop_roundtrip`: one no-op operation awaited (an `IORING_OP_NOP`
 //!   through the ring on io_uring; on epoll the closest equivalent, an op
 //!   that completes on the spot);
-//! - `timer_fire`: arm a 20 µs sleep and wait for it to fire.
+//! - `timer_fire`: arm a 20 µs sleep and wait for it to fire;
+//! - `health_overhead/*`: `spawn_join` and `nop_roundtrip` with loop-health
+//!   timing (poll timing, lag histogram, stall detector) on and off, per
+//!   backend — the cost of keeping it on.
 //!
 //! Each bench runs its iterations inside one `block_on`, so runtime setup is
 //! not measured. Pin it for steadier figures: `taskset -c 1 cargo bench
@@ -112,5 +115,52 @@ fn timer_fire(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, spawn_join, yield_pingpong, nop_roundtrip, timer_fire);
+fn health_overhead(c: &mut Criterion) {
+    let mut g = c.benchmark_group("health_overhead");
+    for b in [Backend::IoUring, Backend::Epoll] {
+        for on in [true, false] {
+            let Ok(rt) = Builder::new()
+                .backend(b)
+                .poll_timing(on)
+                .stall_threshold(on.then_some(Duration::from_millis(10)))
+                .build()
+            else {
+                continue;
+            };
+            let label = format!("{b}-{}", if on { "on" } else { "off" });
+            g.bench_function(BenchmarkId::new("spawn_join", &label), |bench| {
+                bench.iter_custom(|iters| {
+                    rt.block_on(async move {
+                        let t = Instant::now();
+                        for i in 0..iters {
+                            std::hint::black_box(ringloop::spawn(async move { i }).await.unwrap());
+                        }
+                        t.elapsed()
+                    })
+                })
+            });
+            g.bench_function(BenchmarkId::new("nop", &label), |bench| {
+                bench.iter_custom(|iters| {
+                    rt.block_on(async move {
+                        let t = Instant::now();
+                        for _ in 0..iters {
+                            Op::new(Nop).await.unwrap();
+                        }
+                        t.elapsed()
+                    })
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    spawn_join,
+    yield_pingpong,
+    nop_roundtrip,
+    timer_fire,
+    health_overhead
+);
 criterion_main!(benches);

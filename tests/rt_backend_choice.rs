@@ -18,18 +18,49 @@ const IO_URING_SETUP: u32 = 425; // same number on every Linux architecture
 fn forbid_io_uring_on_this_thread() {
     let filter = [
         // A = seccomp_data.nr
-        libc::sock_filter { code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16, jt: 0, jf: 0, k: 0 },
-        libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt: 0, jf: 1, k: IO_URING_SETUP },
-        libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32 },
-        libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW },
+        libc::sock_filter {
+            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: IO_URING_SETUP,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ALLOW,
+        },
     ];
-    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut _,
+    };
     // SAFETY: plain prctls; `prog` and `filter` outlive the call, and the
     // filter applies to this thread only (no TSYNC).
     unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0, "no_new_privs");
         assert_eq!(
-            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog as *const libc::sock_fprog),
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+            0,
+            "no_new_privs"
+        );
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog
+            ),
             0,
             "seccomp: {}",
             io::Error::last_os_error()
@@ -65,18 +96,35 @@ fn backend_choice() {
     // 2. io_uring forbidden by seccomp on a dedicated thread.
     std::thread::spawn(|| {
         forbid_io_uring_on_this_thread();
-        let rt = Builder::new().backend(Backend::Auto).threads(2).build().unwrap();
+        let rt = Builder::new()
+            .backend(Backend::Auto)
+            .threads(2)
+            .build()
+            .unwrap();
         assert_eq!(rt.backend(), Backend::Epoll);
         let why = rt.fallback_reason().expect("the fallback says why");
         assert_eq!(why.raw_os_error(), Some(libc::EPERM), "{why}");
         let backends = rt.run_on_each_thread(|_| async { ringloop::current_backend().unwrap() });
-        assert_eq!(backends, vec![Backend::Epoll, Backend::Epoll], "workers fall back too");
-        assert_eq!(rt.block_on(async { ringloop::spawn(async { 2 }).await.unwrap() }), 2);
+        assert_eq!(
+            backends,
+            vec![Backend::Epoll, Backend::Epoll],
+            "workers fall back too"
+        );
+        assert_eq!(
+            rt.block_on(async { ringloop::spawn(async { 2 }).await.unwrap() }),
+            2
+        );
         drop(rt);
 
-        let err = Builder::new().backend(Backend::IoUring).build().unwrap_err();
+        let err = Builder::new()
+            .backend(Backend::IoUring)
+            .build()
+            .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
-        assert!(err.to_string().contains("io_uring backend was requested"), "{err}");
+        assert!(
+            err.to_string().contains("io_uring backend was requested"),
+            "{err}"
+        );
 
         // The environment forcing io_uring is as strict as the builder.
         set_env(Some("uring"));
@@ -93,7 +141,14 @@ fn backend_choice() {
     if uring_here {
         set_env(Some("uring"));
         assert_eq!(Builder::new().build().unwrap().backend(), Backend::IoUring);
-        assert_eq!(Builder::new().backend(Backend::Epoll).build().unwrap().backend(), Backend::Epoll);
+        assert_eq!(
+            Builder::new()
+                .backend(Backend::Epoll)
+                .build()
+                .unwrap()
+                .backend(),
+            Backend::Epoll
+        );
     }
     set_env(Some("bogus"));
     let err = Builder::new().build().unwrap_err();
@@ -103,7 +158,15 @@ fn backend_choice() {
 
     // 4. A ring the kernel refuses is an error, not a silent fallback.
     if uring_here {
-        let err = Builder::new().backend(Backend::IoUring).ring_entries(0).build().unwrap_err();
-        assert_eq!(err.raw_os_error().or(Some(libc::EINVAL)), Some(libc::EINVAL), "{err}");
+        let err = Builder::new()
+            .backend(Backend::IoUring)
+            .ring_entries(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.raw_os_error().or(Some(libc::EINVAL)),
+            Some(libc::EINVAL),
+            "{err}"
+        );
     }
 }

@@ -11,7 +11,11 @@ use ringloop::driver::{ops::Nop, Op};
 use ringloop::{Backend, Builder};
 
 fn batch(b: Backend, entries: u32, n: usize) -> (u64, u64) {
-    let rt = Builder::new().backend(b).ring_entries(entries).build().unwrap();
+    let rt = Builder::new()
+        .backend(b)
+        .ring_entries(entries)
+        .build()
+        .unwrap();
     let (enters, done) = rt.block_on(async {
         // Warm up: the first turn also arms the eventfd read.
         Op::new(Nop).await.unwrap();
@@ -33,10 +37,16 @@ fn batch(b: Backend, entries: u32, n: usize) -> (u64, u64) {
 each_backend!(thousand_nops_few_syscalls, |b: Backend| {
     let (enters, done) = batch(b, 256, 1000);
     assert_eq!(done, 1000);
-    eprintln!("{b}: {enters} wait syscalls for 1000 Nops ({:.4} per op)", enters as f64 / 1000.0);
+    eprintln!(
+        "{b}: {enters} wait syscalls for 1000 Nops ({:.4} per op)",
+        enters as f64 / 1000.0
+    );
     // The spawn budget (128 task polls per turn) and a 256-entry SQ bound
     // this: about 1000/128 turns, each one enter at most.
-    assert!(enters <= 16, "{enters} syscalls for 1000 ops: SQEs are not batched");
+    assert!(
+        enters <= 16,
+        "{enters} syscalls for 1000 ops: SQEs are not batched"
+    );
 });
 
 each_backend!(tiny_ring_overflows_without_loss, |b: Backend| {

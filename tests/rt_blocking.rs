@@ -7,9 +7,15 @@ use std::sync::{Arc, Barrier};
 use ringloop::{Backend, Builder};
 
 each_backend!(thousand_jobs, |b: Backend| {
-    let rt = Builder::new().backend(b).max_blocking_threads(8).build().unwrap();
+    let rt = Builder::new()
+        .backend(b)
+        .max_blocking_threads(8)
+        .build()
+        .unwrap();
     let total = rt.block_on(async {
-        let hs: Vec<_> = (0..1000u64).map(|i| ringloop::spawn_blocking(move || i * i)).collect();
+        let hs: Vec<_> = (0..1000u64)
+            .map(|i| ringloop::spawn_blocking(move || i * i))
+            .collect();
         let mut total = 0;
         for (i, h) in hs.into_iter().enumerate() {
             let v = h.await.unwrap();
@@ -71,7 +77,9 @@ each_backend!(full_queue_is_reported, |b: Backend| {
 each_backend!(panicking_job_is_an_error, |b: Backend| {
     let rt = util::rt(b);
     rt.block_on(async {
-        let e = ringloop::spawn_blocking(|| panic!("job failed")).await.unwrap_err();
+        let e = ringloop::spawn_blocking(|| panic!("job failed"))
+            .await
+            .unwrap_err();
         assert!(e.is_panic());
         assert_eq!(ringloop::spawn_blocking(|| 2).await.unwrap(), 2);
     });

@@ -14,8 +14,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use ringloop::driver::io_uring::{opcode, squeue, types};
-use ringloop::driver::{BlockingJob, Completion, Fallback, Interest, Op, OpCode};
 use ringloop::driver::ops::Timeout;
+use ringloop::driver::{BlockingJob, Completion, Fallback, Interest, Op, OpCode};
 use ringloop::fd::SharedFd;
 use ringloop::time::timeout;
 use ringloop::Backend;
@@ -34,14 +34,28 @@ unsafe impl OpCode for PipeRead {
     const CODE: u8 = opcode::Read::CODE;
 
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Read::new(types::Fd(self.fd.as_raw_fd()), self.buf.as_mut_ptr(), self.buf.capacity() as u32).build()
+        opcode::Read::new(
+            types::Fd(self.fd.as_raw_fd()),
+            self.buf.as_mut_ptr(),
+            self.buf.capacity() as u32,
+        )
+        .build()
     }
     fn fallback(&mut self) -> io::Result<Fallback> {
-        Ok(Fallback::Readiness { fd: self.fd.as_raw_fd(), interest: Interest::Readable })
+        Ok(Fallback::Readiness {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::Readable,
+        })
     }
     fn try_io(&mut self) -> io::Result<u32> {
         // SAFETY: reads into the op's own buffer, within its capacity.
-        let n = unsafe { libc::read(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.capacity()) };
+        let n = unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                self.buf.as_mut_ptr().cast(),
+                self.buf.capacity(),
+            )
+        };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -64,7 +78,8 @@ unsafe impl OpCode for PipeRead {
 fn pipe() -> (SharedFd, OwnedFd) {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` has room for two fds.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) }, 0);
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2: {}", io::Error::last_os_error());
     // SAFETY: both fds are new and owned by nobody else.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     (SharedFd::new(r), w)
@@ -78,7 +93,10 @@ fn open_fds() -> usize {
 }
 
 fn raise_nofile() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: valid pointer to an rlimit.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     lim.rlim_cur = lim.rlim_max;
@@ -88,7 +106,10 @@ fn raise_nofile() {
 
 /// Number of ops per scenario; smaller under valgrind, which is ~50x slower.
 fn ops() -> usize {
-    std::env::var("RINGLOOP_DROP_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+    std::env::var("RINGLOOP_DROP_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
 }
 
 /// Spawns `n` tasks each awaiting one op that never completes.
@@ -99,9 +120,15 @@ async fn start_ops(n: usize) -> (Vec<ringloop::JoinHandle<()>>, OwnedFd) {
             let rd = rd.clone();
             ringloop::spawn(async move {
                 if i % 2 == 0 {
-                    Op::new(Timeout::new(Duration::from_secs(3600))).await.unwrap();
+                    Op::new(Timeout::new(Duration::from_secs(3600)))
+                        .await
+                        .unwrap();
                 } else {
-                    let (r, _buf) = Op::new(PipeRead { fd: rd, buf: Vec::with_capacity(64) }).await;
+                    let (r, _buf) = Op::new(PipeRead {
+                        fd: rd,
+                        buf: Vec::with_capacity(64),
+                    })
+                    .await;
                     panic!("a read of an idle pipe completed: {r:?}");
                 }
             })
@@ -132,7 +159,11 @@ each_backend!(abort_ten_thousand_in_flight, |b: Backend| {
             h.abort();
         }
         for h in hs {
-            assert!(timeout(util::LIMIT, h).await.unwrap().unwrap_err().is_cancelled());
+            assert!(timeout(util::LIMIT, h)
+                .await
+                .unwrap()
+                .unwrap_err()
+                .is_cancelled());
         }
         // The kernel's final completions free every slot while the loop runs.
         timeout(util::LIMIT, async {

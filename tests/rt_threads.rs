@@ -26,7 +26,12 @@ each_backend!(two_loops_run_independent_tasks, |b: Backend| {
             h.await.unwrap();
         }
         let n = log.borrow().len();
-        (i, std::thread::current().id(), ringloop::current_backend().unwrap(), n)
+        (
+            i,
+            std::thread::current().id(),
+            ringloop::current_backend().unwrap(),
+            n,
+        )
     });
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].0, 0);
@@ -38,17 +43,28 @@ each_backend!(two_loops_run_independent_tasks, |b: Backend| {
     }
     let m = rt.metrics();
     assert_eq!(m.loops, 2);
-    assert_eq!(m.tasks_spawned, 200 + 1);
+    // 100 per loop, the two loop futures of run_on_each_thread.
+    assert_eq!(m.tasks_spawned, 202);
     let handles = rt.handles();
     assert_eq!(handles.len(), 2);
     // A Send future sent to worker 1 runs there.
     let worker = handles[1].clone();
-    let t = rt.block_on(async move { worker.spawn(async { std::thread::current().id() }).await.unwrap() });
+    let t = rt.block_on(async move {
+        worker
+            .spawn(async { std::thread::current().id() })
+            .await
+            .unwrap()
+    });
     assert_eq!(t, out[1].1);
 });
 
 each_backend!(pinned_loops, |b: Backend| {
-    let rt = Builder::new().backend(b).threads(2).pin_to_cores(true).build().unwrap();
+    let rt = Builder::new()
+        .backend(b)
+        .threads(2)
+        .pin_to_cores(true)
+        .build()
+        .unwrap();
     let cpus = rt.run_on_each_thread(|_| async {
         // SAFETY: sched_getcpu has no preconditions.
         unsafe { libc::sched_getcpu() }

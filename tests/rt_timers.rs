@@ -68,7 +68,11 @@ each_backend!(timeout_drops_inner_future, |b: Backend| {
         // A ready future wins.
         assert_eq!(timeout(Duration::ZERO, async { 4 }).await, Ok(4));
         // An Op under timeout is cancelled and its timer entry removed.
-        let r = timeout(Duration::from_millis(2), Op::new(Timeout::new(Duration::from_secs(3600)))).await;
+        let r = timeout(
+            Duration::from_millis(2),
+            Op::new(Timeout::new(Duration::from_secs(3600))),
+        )
+        .await;
         assert!(r.is_err());
     });
     // The cancelled op's final completion was reaped before shutdown.
@@ -94,7 +98,9 @@ each_backend!(timeout_op_on_the_seam, |b: Backend| {
     let rt = util::rt(b);
     rt.block_on(async {
         let t = Instant::now();
-        Op::new(Timeout::new(Duration::from_millis(3))).await.unwrap();
+        Op::new(Timeout::new(Duration::from_millis(3)))
+            .await
+            .unwrap();
         assert!(t.elapsed() >= Duration::from_millis(3));
         Op::new(Timeout::new(Duration::ZERO)).await.unwrap();
     });

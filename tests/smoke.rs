@@ -9,7 +9,9 @@ each_backend!(nop_and_timeout, |b: Backend| {
     rt.block_on(async {
         Op::new(Nop).await.unwrap();
         let t = Instant::now();
-        Op::new(Timeout::new(Duration::from_millis(5))).await.unwrap();
+        Op::new(Timeout::new(Duration::from_millis(5)))
+            .await
+            .unwrap();
         assert!(t.elapsed() >= Duration::from_millis(5));
         let h = ringloop::spawn(async { 5 });
         assert_eq!(h.await.unwrap(), 5);

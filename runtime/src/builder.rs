@@ -6,6 +6,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::blocking::PoolConfig;
+use crate::metrics::stall::HealthConfig;
+use crate::metrics::StallReport;
 use crate::Runtime;
 
 /// Which driver a loop runs on.
@@ -68,6 +70,7 @@ pub struct Builder {
     pub(crate) pin_to_cores: bool,
     pub(crate) ring_entries: u32,
     pub(crate) pool: PoolConfig,
+    pub(crate) health: HealthConfig,
 }
 
 impl Default for Builder {
@@ -91,6 +94,7 @@ impl Builder {
                 queue_capacity: 16_384,
                 keep_alive: Duration::from_secs(10),
             },
+            health: HealthConfig::default(),
         }
     }
 
@@ -136,6 +140,42 @@ impl Builder {
     /// How long an idle pool thread waits for work before it exits.
     pub fn blocking_keep_alive(&mut self, d: Duration) -> &mut Self {
         self.pool.keep_alive = d;
+        self
+    }
+
+    /// Times every task poll (one clock read per poll) for the loop-lag
+    /// histogram, the longest-poll record and the stall detector. On by
+    /// default; its cost is measured by the `runtime` bench.
+    pub fn poll_timing(&mut self, on: bool) -> &mut Self {
+        self.health.timing = on;
+        self
+    }
+
+    /// Polls longer than `threshold` count as stalls and go to the
+    /// [`on_stall`](Self::on_stall) callback; `None` turns the detector off.
+    /// Default: 10 ms.
+    pub fn stall_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+        self.health.stall_threshold = threshold;
+        self
+    }
+
+    /// Called on the loop thread, right after the poll, for every stall.
+    /// Keep it short: it runs on the loop it reports about.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = ringloop_runtime::Builder::new()
+    ///     .stall_threshold(Some(Duration::from_millis(5)))
+    ///     .on_stall(|r| eprintln!("{r}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_stall(&mut self, f: impl Fn(&StallReport) + Send + Sync + 'static) -> &mut Self {
+        self.health.on_stall = Some(std::sync::Arc::new(f));
         self
     }
 

@@ -1,13 +1,15 @@
 //! The loop that runs on the current thread, reachable by `spawn`, `sleep`
 //! and every operation without passing it around.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::blocking::Pool;
 use crate::driver::DriverRef;
 use crate::executor::{shared::Shared, Executor};
+use crate::metrics::stall::HealthConfig;
 use crate::metrics::LoopMetrics;
 use crate::time::Timers;
 use crate::Backend;
@@ -21,6 +23,51 @@ pub(crate) struct LoopCtx {
     pub(crate) pool: Arc<Pool>,
     pub(crate) metrics: Arc<LoopMetrics>,
     pub(crate) backend: Backend,
+    /// Position of this loop in its runtime (0 = the `block_on` thread).
+    pub(crate) index: usize,
+    pub(crate) health: HealthConfig,
+    /// The last loop-health clock reading (ticks, see
+    /// [`metrics::clock`](crate::metrics::clock)): a poll starts when the
+    /// previous one ended, so each poll costs one clock read.
+    pub(crate) now_ticks: Cell<u64>,
+    /// The stall threshold in ticks.
+    pub(crate) stall_ticks: Option<u64>,
+    /// Cooperative budget of the task being polled: operations that
+    /// complete without waiting spend it; at zero they yield.
+    pub(crate) coop: Cell<u32>,
+}
+
+/// Operations a task may complete in one poll before it must yield.
+pub(crate) const COOP_BUDGET: u32 = 128;
+
+impl LoopCtx {
+    /// Reads the clock, caches and returns it (ticks).
+    #[inline]
+    pub(crate) fn clock(&self) -> u64 {
+        let t = crate::metrics::clock::now();
+        self.now_ticks.set(t);
+        t
+    }
+}
+
+/// At the start of an operation's poll: `Pending` (with a self-wake) when
+/// the current task used up its cooperative budget, so one always-ready
+/// task cannot starve I/O, timers and other tasks.
+#[inline]
+pub(crate) fn coop_poll(cx: &mut Context<'_>) -> Poll<()> {
+    let exhausted = with(|lc| lc.coop.get() == 0).unwrap_or(false);
+    if exhausted {
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    } else {
+        Poll::Ready(())
+    }
+}
+
+/// An operation completed: spend one unit of the task's budget.
+#[inline]
+pub(crate) fn coop_spend() {
+    with(|lc| lc.coop.set(lc.coop.get().saturating_sub(1)));
 }
 
 thread_local! {

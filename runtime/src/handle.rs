@@ -78,7 +78,7 @@ impl Handle {
             let fut = make();
             let task = TaskFuture::new(fut, join.clone());
             // Runs from the loop's remote drain, with the loop current.
-            context::with(|cx| cx.exec.spawn_task(&cx.shared, &cx.metrics, task, &join, at));
+            context::with(|cx| cx.exec.spawn_task(cx, task, &join, at));
         };
         self.shared.push_remote(Remote::Spawn(Box::new(job)));
         JoinHandle::new(join)

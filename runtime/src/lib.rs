@@ -95,7 +95,7 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 #[track_caller]
 pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
     let at = Location::caller();
-    context::with(|cx| cx.exec.spawn(&cx.shared, &cx.metrics, fut, at))
+    context::with(|cx| cx.exec.spawn(cx, fut, at))
         .expect("ringloop::spawn called outside a ringloop runtime")
 }
 

@@ -13,7 +13,7 @@ use crate::context::{Enter, LoopCtx};
 use crate::executor;
 use crate::handle::Handle;
 use crate::metrics::MetricsSnapshot;
-use crate::worker::{self, build_loop, spawn_worker};
+use crate::worker::{self, build_loop, spawn_worker, LoopConfig};
 use crate::{Backend, Builder};
 
 struct Worker {
@@ -46,7 +46,13 @@ impl Runtime {
             worker::pin_to_cpu(0)?;
         }
         let pool = Pool::new(b.pool);
-        let built = build_loop(requested, b.ring_entries, &pool)?;
+        let cfg = LoopConfig {
+            backend: requested,
+            ring_entries: b.ring_entries,
+            pin: b.pin_to_cores,
+            health: b.health.clone(),
+        };
+        let built = build_loop(&cfg, 0, &pool)?;
         let mut rt = Runtime {
             main: built.lc,
             workers: Vec::new(),
@@ -54,13 +60,7 @@ impl Runtime {
             fallback: built.fallback,
         };
         for i in 1..b.threads {
-            let (info, thread) = spawn_worker(
-                i,
-                requested,
-                b.ring_entries,
-                b.pin_to_cores,
-                rt.pool.clone(),
-            )?;
+            let (info, thread) = spawn_worker(i, cfg.clone(), rt.pool.clone())?;
             if rt.fallback.is_none() {
                 rt.fallback = info.fallback;
             }
@@ -206,21 +206,57 @@ fn executor_spawn_local<F: Future + 'static>(fut: F) -> crate::JoinHandle<F::Out
     crate::spawn(fut)
 }
 
-impl Drop for Runtime {
-    fn drop(&mut self) {
+impl Runtime {
+    /// Shuts the runtime down gracefully: stops accepting remote spawns,
+    /// lets every loop run until its tasks have finished or `grace` has
+    /// passed, then cancels what is left (dropping tasks cancels their
+    /// in-flight operations), waits for the kernel's final completions,
+    /// joins the worker threads and the blocking pool. Returns the number
+    /// of tasks cancelled at the end of the grace period.
+    ///
+    /// Dropping a `Runtime` is `shutdown(Duration::ZERO)`.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a ringloop runtime (see
+    /// [`block_on`](Self::block_on)).
+    pub fn shutdown(mut self, grace: std::time::Duration) -> usize {
+        self.stop(grace)
+    }
+
+    fn stop(&mut self, grace: std::time::Duration) -> usize {
+        let deadline = std::time::Instant::now() + grace;
+        let graceful = (!grace.is_zero()).then_some(deadline);
+        self.main.shared.stop_spawns();
         for w in &self.workers {
-            w.handle.shared.request_shutdown();
+            w.handle.shared.request_shutdown(graceful);
         }
+        if graceful.is_some() {
+            worker::drain(&self.main, deadline);
+        }
+        let mut cancelled = 0;
         for w in &mut self.workers {
             if let Some(t) = w.thread.take() {
                 let _ = t.join();
+                cancelled += w
+                    .handle
+                    .shared
+                    .cancelled
+                    .load(std::sync::atomic::Ordering::SeqCst);
             }
         }
-        worker::teardown(&self.main);
+        cancelled += worker::teardown(&self.main);
         // Queued pool jobs still run; their threads are joined. Loop 0's
         // driver drains its in-flight operations when `self.main` (the last
         // reference, unless the user kept an operation alive) drops next.
         self.pool.shutdown();
+        cancelled
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop(std::time::Duration::ZERO);
     }
 }
 

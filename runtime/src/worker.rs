@@ -15,6 +15,7 @@ use crate::blocking::Pool;
 use crate::context::{Enter, LoopCtx};
 use crate::driver::Driver;
 use crate::executor::{self, shared::Shared, Executor};
+use crate::metrics::stall::HealthConfig;
 use crate::metrics::LoopMetrics;
 use crate::time::Timers;
 use crate::Backend;
@@ -36,11 +37,9 @@ pub(crate) struct Built {
     pub(crate) fallback: Option<io::Error>,
 }
 
-pub(crate) fn build_loop(
-    requested: Backend,
-    ring_entries: u32,
-    pool: &Arc<Pool>,
-) -> io::Result<Built> {
+pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io::Result<Built> {
+    let (requested, ring_entries) = (cfg.backend, cfg.ring_entries);
+    crate::metrics::clock::init();
     let metrics = Arc::new(LoopMetrics::default());
     let shared = Shared::new(metrics.clone())?;
     let make = |kind| {
@@ -84,18 +83,47 @@ pub(crate) fn build_loop(
             pool: pool.clone(),
             metrics,
             backend,
+            index,
+            health: cfg.health.clone(),
+            now_ticks: std::cell::Cell::new(crate::metrics::clock::now()),
+            stall_ticks: cfg
+                .health
+                .stall_threshold
+                .map(|d| crate::metrics::clock::from_ns(d.as_nanos().min(u64::MAX as u128) as u64)),
+            coop: std::cell::Cell::new(crate::context::COOP_BUDGET),
         }),
         fallback,
     })
 }
 
+/// What every loop of a runtime is built with.
+#[derive(Debug, Clone)]
+pub(crate) struct LoopConfig {
+    pub(crate) backend: Backend,
+    pub(crate) ring_entries: u32,
+    pub(crate) pin: bool,
+    pub(crate) health: HealthConfig,
+}
+
 /// Drops the loop's tasks and timers with the loop current, so their
 /// operations are cancelled through its driver; the driver itself drains
-/// in its drop, when the last reference to it goes.
-pub(crate) fn teardown(lc: &Rc<LoopCtx>) {
+/// in its drop, when the last reference to it goes. Returns the number of
+/// tasks that were still alive.
+pub(crate) fn teardown(lc: &Rc<LoopCtx>) -> usize {
+    match Enter::new(lc) {
+        Ok(_enter) => {
+            let n = lc.exec.shutdown(&lc.shared);
+            lc.timers.borrow_mut().clear();
+            n
+        }
+        Err(_) => 0,
+    }
+}
+
+/// Runs the loop until it has no task left or `deadline` passes.
+pub(crate) fn drain(lc: &Rc<LoopCtx>, deadline: std::time::Instant) {
     if let Ok(_enter) = Enter::new(lc) {
-        lc.exec.shutdown(&lc.shared);
-        lc.timers.borrow_mut().clear();
+        executor::run(lc, executor::Drained::new(deadline));
     }
 }
 
@@ -127,22 +155,20 @@ pub(crate) struct WorkerInfo {
 /// Starts worker loop `index`; returns once its loop is built (or failed).
 pub(crate) fn spawn_worker(
     index: usize,
-    requested: Backend,
-    ring_entries: u32,
-    pin: bool,
+    cfg: LoopConfig,
     pool: Arc<Pool>,
 ) -> io::Result<(WorkerInfo, thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel();
     let thread = thread::Builder::new()
         .name(format!("ringloop-worker-{index}"))
         .spawn(move || {
-            if pin {
+            if cfg.pin {
                 if let Err(e) = pin_to_cpu(index) {
                     let _ = tx.send(Err(e));
                     return;
                 }
             }
-            let built = match build_loop(requested, ring_entries, &pool) {
+            let built = match build_loop(&cfg, index, &pool) {
                 Ok(b) => b,
                 Err(e) => {
                     let _ = tx.send(Err(e));
@@ -162,7 +188,11 @@ pub(crate) fn spawn_worker(
                 executor::run(&lc, UntilShutdown(lc.shared.clone()));
                 drop(enter);
             }
-            teardown(&lc);
+            if let Some(deadline) = lc.shared.grace_deadline() {
+                drain(&lc, deadline);
+            }
+            let cancelled = teardown(&lc);
+            lc.shared.cancelled.store(cancelled, Ordering::SeqCst);
         })
         .map_err(|e| {
             io::Error::new(e.kind(), format!("cannot start worker thread {index}: {e}"))

@@ -61,6 +61,10 @@ impl<T: MultishotOpCode> MultiOp<T> {
     }
 
     fn item(&mut self, c: Completion) -> T::Item {
+        if let Some(d) = &self.driver {
+            d.borrow().metrics.opcodes.completed(T::CODE);
+        }
+        crate::context::coop_spend();
         self.data
             .as_mut()
             .expect("value present until done")
@@ -77,6 +81,7 @@ impl<T: MultishotOpCode> MultiOp<T> {
             });
         };
         self.driver = Some(driver.clone());
+        driver.borrow().metrics.opcodes.started(T::CODE);
         let data = self.data.as_mut().expect("value present");
         if driver.borrow().supports(T::CODE) {
             let entry = data.sqe();
@@ -122,6 +127,9 @@ impl<T: MultishotOpCode> Stream for MultiOp<T> {
     type Item = T::Item;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
+        if crate::context::coop_poll(cx).is_pending() {
+            return Poll::Pending;
+        }
         let this = self.get_mut();
         if let State::Unsubmitted = this.state {
             if let Err(c) = this.start() {

@@ -70,9 +70,14 @@ impl<T: OpCode> Op<T> {
         let counted = matches!(self.state, State::InFlight { .. });
         self.state = State::Done;
         let data = self.data.take().expect("ringloop: Op value taken twice");
-        if let (false, Some(d)) = (counted, &self.driver) {
-            d.borrow().metrics.ops_completed.inc();
+        if let Some(d) = &self.driver {
+            let d = d.borrow();
+            if !counted {
+                d.metrics.ops_completed.inc();
+            }
+            d.metrics.opcodes.completed(T::CODE);
         }
+        crate::context::coop_spend();
         Poll::Ready((*data).complete(c))
     }
 
@@ -86,6 +91,7 @@ impl<T: OpCode> Op<T> {
             });
         };
         self.driver = Some(driver.clone());
+        driver.borrow().metrics.opcodes.started(T::CODE);
         let data = self.data.as_mut().expect("ringloop: Op value missing");
         // The driver is borrowed only around its own calls: an op's methods
         // may reach the driver themselves (`Close`, `SharedFd::new`).
@@ -143,6 +149,10 @@ impl<T: OpCode> Future for Op<T> {
     type Output = T::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        // A task that completed many operations without waiting yields.
+        if crate::context::coop_poll(cx).is_pending() {
+            return Poll::Pending;
+        }
         let this = self.get_mut();
         if let State::Unsubmitted = this.state {
             if let Err(c) = this.start() {

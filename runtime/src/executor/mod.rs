@@ -2,11 +2,14 @@
 //! that alternates between polling ready tasks and parking the driver.
 //!
 //! Tasks never migrate: one spawned on a thread is polled only there, so it
-//! may hold `Rc` and `RefCell`. Fairness: one loop turn polls at most
-//! [`BUDGET`] tasks, then fires due timers and turns the driver (without
-//! waiting, when tasks are still ready), so a flood of ready tasks cannot
-//! starve I/O or timers.
+//! may hold `Rc` and `RefCell`. Fairness has two levels: one loop turn polls
+//! at most [`BUDGET`] tasks, then fires due timers and turns the driver
+//! (without waiting, when tasks are still ready); and within one poll a task
+//! may complete at most `COOP_BUDGET` operations without waiting before its
+//! next operation yields, so a task reading an always-ready socket on epoll
+//! cannot starve I/O, timers and other tasks either.
 
+mod drained;
 mod join;
 mod run;
 pub(crate) mod shared;
@@ -24,13 +27,15 @@ use std::task::{Context, Waker};
 
 use slab::Slab;
 
+pub(crate) use drained::Drained;
 pub(crate) use join::JoinInner;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use run::run;
 pub(crate) use task::TaskFuture;
 pub use yield_now::yield_now;
 
-use crate::metrics::LoopMetrics;
+use crate::context::{LoopCtx, COOP_BUDGET};
+use crate::metrics::StallReport;
 use shared::{Remote, Shared};
 use task::Header;
 
@@ -50,6 +55,8 @@ pub(crate) struct Executor {
     tasks: RefCell<Slab<TaskSlot>>,
     queue: RefCell<VecDeque<Arc<Header>>>,
     remote: RefCell<VecDeque<Remote>>,
+    /// Woken when the last task finishes (graceful shutdown waits on it).
+    idle: RefCell<Option<Waker>>,
 }
 
 impl Executor {
@@ -69,11 +76,14 @@ impl Executor {
         self.tasks.borrow().len()
     }
 
-    /// Spawns `fut` on this loop.
+    pub(crate) fn set_idle_waker(&self, w: &Waker) {
+        *self.idle.borrow_mut() = Some(w.clone());
+    }
+
+    /// Spawns `fut` on the loop `lc`.
     pub(crate) fn spawn<F>(
         &self,
-        shared: &Arc<Shared>,
-        metrics: &LoopMetrics,
+        lc: &LoopCtx,
         fut: F,
         at: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
@@ -81,21 +91,14 @@ impl Executor {
         F: Future + 'static,
     {
         let join = JoinInner::new();
-        self.spawn_task(
-            shared,
-            metrics,
-            TaskFuture::new(fut, join.clone()),
-            &join,
-            at,
-        );
+        self.spawn_task(lc, TaskFuture::new(fut, join.clone()), &join, at);
         JoinHandle::new(join)
     }
 
     /// Inserts a ready-made task whose join state is `join`.
     pub(crate) fn spawn_task<F: Future + 'static>(
         &self,
-        shared: &Arc<Shared>,
-        metrics: &LoopMetrics,
+        lc: &LoopCtx,
         task: TaskFuture<F>,
         join: &JoinInner<F::Output>,
         at: &'static Location<'static>,
@@ -103,7 +106,10 @@ impl Executor {
         let header = {
             let mut tasks = self.tasks.borrow_mut();
             let entry = tasks.vacant_entry();
-            let header = Header::new(entry.key(), shared.clone(), at);
+            let header = Header::new(entry.key(), lc.shared.clone(), at);
+            header
+                .scheduled_at
+                .store(lc.now_ticks.get(), Ordering::Relaxed);
             entry.insert(TaskSlot {
                 header: header.clone(),
                 fut: Some(Box::pin(task)),
@@ -111,12 +117,12 @@ impl Executor {
             header
         };
         join.set_task_waker(Waker::from(header.clone()));
-        metrics.tasks_spawned.inc();
+        lc.metrics.tasks_spawned.inc();
         self.push(header);
     }
 
     /// Polls one queued task, if it still exists.
-    fn poll_task(&self, h: Arc<Header>, metrics: &LoopMetrics) {
+    fn poll_task(&self, h: Arc<Header>, lc: &LoopCtx) {
         let key = h.key;
         let fut = {
             let mut tasks = self.tasks.borrow_mut();
@@ -129,30 +135,39 @@ impl Executor {
             return;
         };
         h.scheduled.store(false, Ordering::Release);
+        let at = h.spawned_at;
+        let queued_at = h.scheduled_at.load(Ordering::Relaxed);
         let waker = Waker::from(h);
-        metrics.tasks_polled.inc();
-        let done = fut
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready();
+        let done = timed(lc, at, queued_at, || {
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
+        });
         if done {
             let slot = self.tasks.borrow_mut().remove(key);
-            metrics.tasks_completed.inc();
+            lc.metrics.tasks_completed.inc();
             drop(slot);
             drop(fut);
+            if self.tasks.borrow().is_empty() {
+                let w = self.idle.borrow_mut().take();
+                if let Some(w) = w {
+                    w.wake();
+                }
+            }
         } else if let Some(slot) = self.tasks.borrow_mut().get_mut(key) {
             slot.fut = Some(fut);
         }
     }
 
     /// Takes work other threads queued for this loop.
-    fn drain_remote(&self, shared: &Shared, metrics: &LoopMetrics) {
+    fn drain_remote(&self, lc: &LoopCtx) {
         let mut remote = std::mem::take(&mut *self.remote.borrow_mut());
-        shared.drain(&mut remote);
+        lc.shared.drain(&mut remote);
         for r in remote.drain(..) {
             match r {
                 Remote::Wake(h) => {
-                    metrics.remote_wakes.inc();
+                    lc.metrics.remote_wakes.inc();
+                    h.scheduled_at.store(lc.now_ticks.get(), Ordering::Relaxed);
                     self.push(h);
                 }
                 Remote::Spawn(f) => f(),
@@ -162,10 +177,12 @@ impl Executor {
     }
 
     /// Drops every task (their operations are cancelled by their drops) and
-    /// everything queued. Runs with the loop current, before the driver
-    /// drains. Destructors may spawn or wake: repeat until nothing is left.
-    pub(crate) fn shutdown(&self, shared: &Shared) {
+    /// everything queued; returns how many tasks were alive. Runs with the
+    /// loop current, before the driver drains. Destructors may spawn or
+    /// wake: repeat until nothing is left.
+    pub(crate) fn shutdown(&self, shared: &Shared) -> usize {
         let mut remote = shared.close();
+        let mut cancelled = 0;
         for _ in 0..16 {
             let tasks: Vec<TaskSlot> = self.tasks.borrow_mut().drain().collect();
             let queued: Vec<_> = self.queue.borrow_mut().drain(..).collect();
@@ -173,9 +190,46 @@ impl Executor {
             if tasks.is_empty() && queued.is_empty() && remote.is_empty() {
                 break;
             }
+            cancelled += tasks.len();
             drop(tasks);
             drop(queued);
             remote.clear();
         }
+        cancelled
     }
+}
+
+/// Runs one poll with the loop-health bookkeeping: the cooperative budget,
+/// the lag since the task was queued, the poll's duration, the longest
+/// poll and the stall detector.
+#[inline]
+pub(crate) fn timed<R>(
+    lc: &LoopCtx,
+    at: &'static Location<'static>,
+    queued_at: u64,
+    poll: impl FnOnce() -> R,
+) -> R {
+    lc.coop.set(COOP_BUDGET);
+    lc.metrics.tasks_polled.inc();
+    if !lc.health.timing {
+        return poll();
+    }
+    let start = lc.now_ticks.get();
+    lc.metrics.lag.record(start.saturating_sub(queued_at));
+    let r = poll();
+    let ticks = lc.clock().saturating_sub(start);
+    lc.metrics.poll_took(ticks, at);
+    if let Some(limit) = lc.stall_ticks {
+        if ticks > limit {
+            lc.metrics.stalls.inc();
+            if let Some(hook) = &lc.health.on_stall {
+                hook(&StallReport {
+                    duration: std::time::Duration::from_nanos(crate::metrics::clock::to_ns(ticks)),
+                    spawned_at: at,
+                    loop_index: lc.index,
+                });
+            }
+        }
+    }
+    r
 }

@@ -27,25 +27,36 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
     lc.exec.push(main.clone());
     let mut wakes = Vec::new();
     let mut drops = Vec::new();
+    let timing = lc.health.timing;
+    lc.clock();
+    main.scheduled_at
+        .store(lc.now_ticks.get(), Ordering::Relaxed);
     loop {
         lc.metrics.loop_iterations.inc();
-        lc.exec.drain_remote(&lc.shared, &lc.metrics);
+        lc.exec.drain_remote(lc);
         for _ in 0..BUDGET {
             let Some(h) = lc.exec.pop() else {
                 break;
             };
             if h.key != MAIN_KEY {
-                lc.exec.poll_task(h, &lc.metrics);
+                lc.exec.poll_task(h, lc);
             } else if Arc::ptr_eq(&h, &main) {
                 h.scheduled.store(false, Ordering::Release);
-                if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                let queued_at = h.scheduled_at.load(Ordering::Relaxed);
+                let at = h.spawned_at;
+                let ready = super::timed(lc, at, queued_at, || fut.as_mut().poll(&mut cx));
+                if let Poll::Ready(v) = ready {
                     return v;
                 }
             }
         }
+        let now = Instant::now();
         lc.timers
             .borrow_mut()
-            .fire(Instant::now(), &lc.metrics, &mut wakes);
+            .fire(now, &lc.metrics, timing, &mut wakes);
+        if timing {
+            lc.clock();
+        }
         wakes.drain(..).for_each(Waker::wake);
         let timeout = if lc.exec.has_ready() {
             Some(Duration::ZERO)
@@ -63,6 +74,10 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
                 }
             }
             d.take_deferred(&mut wakes, &mut drops);
+        }
+        if timing {
+            // Tasks the driver wakes were queued now.
+            lc.clock();
         }
         wakes.drain(..).for_each(Waker::wake);
         drops.drain(..).for_each(Done::finish);

@@ -13,6 +13,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use super::task::Header;
 use crate::metrics::LoopMetrics;
@@ -38,6 +39,13 @@ pub(crate) struct Shared {
     open: AtomicBool,
     /// Woken when `shutdown` is set (a worker's main future).
     pub(crate) shutdown_waker: Mutex<Option<std::task::Waker>>,
+    /// Whether remote spawns are accepted (cleared when shutdown starts;
+    /// wakes are still accepted while tasks finish).
+    spawns: AtomicBool,
+    /// How long a worker may let its tasks finish after a shutdown request.
+    grace: Mutex<Option<Instant>>,
+    /// Tasks a worker cancelled at teardown.
+    pub(crate) cancelled: AtomicUsize,
 }
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
@@ -60,6 +68,9 @@ impl Shared {
             metrics,
             open: AtomicBool::new(true),
             shutdown_waker: Mutex::new(None),
+            spawns: AtomicBool::new(true),
+            grace: Mutex::new(None),
+            cancelled: AtomicUsize::new(0),
         }))
     }
 
@@ -71,7 +82,11 @@ impl Shared {
     /// refuses it (false); `r` is dropped here, which cancels a spawn.
     pub(crate) fn push_remote(&self, r: Remote) -> bool {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if !self.open.load(Ordering::Acquire) {
+        let refused = match r {
+            Remote::Spawn(_) => !self.spawns.load(Ordering::Acquire),
+            Remote::Wake(_) => false,
+        };
+        if refused || !self.open.load(Ordering::Acquire) {
             drop(q);
             drop(r);
             return false;
@@ -110,8 +125,21 @@ impl Shared {
 }
 
 impl Shared {
-    /// Asks a worker loop to stop.
-    pub(crate) fn request_shutdown(&self) {
+    /// Refuses further remote spawns (queued ones still run).
+    pub(crate) fn stop_spawns(&self) {
+        let _q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        self.spawns.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn grace_deadline(&self) -> Option<Instant> {
+        *self.grace.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks a worker loop to stop, letting its tasks run until `grace`
+    /// (if any) first.
+    pub(crate) fn request_shutdown(&self, grace: Option<Instant>) {
+        *self.grace.lock().unwrap_or_else(|p| p.into_inner()) = grace;
+        self.stop_spawns();
         self.shutdown.store(true, Ordering::SeqCst);
         let w = self
             .shutdown_waker

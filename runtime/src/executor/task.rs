@@ -17,7 +17,7 @@
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
 use std::task::{Context, Poll};
@@ -31,8 +31,11 @@ use super::shared::{Remote, Shared};
 pub(crate) struct Header {
     pub(crate) key: usize,
     pub(crate) scheduled: AtomicBool,
+    /// When it was last queued, in its loop's clock (ns since the loop's
+    /// loop-health clock, ticks, from the loop's cached reading): the loop-lag sample is the
+    /// gap until it is polled.
+    pub(crate) scheduled_at: AtomicU64,
     pub(crate) owner: Arc<Shared>,
-    #[allow(dead_code)] // read by the loop-health metrics (longest poll)
     pub(crate) spawned_at: &'static Location<'static>,
 }
 
@@ -45,6 +48,7 @@ impl Header {
         Arc::new(Header {
             key,
             scheduled: AtomicBool::new(true),
+            scheduled_at: AtomicU64::new(0),
             owner,
             spawned_at,
         })
@@ -54,7 +58,11 @@ impl Header {
         if self.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let local = crate::context::with_local(self.owner.id, |cx| cx.exec.push(self.clone()));
+        let local = crate::context::with_local(self.owner.id, |cx| {
+            self.scheduled_at
+                .store(cx.now_ticks.get(), Ordering::Relaxed);
+            cx.exec.push(self.clone())
+        });
         if local.is_none() {
             self.owner.push_remote(Remote::Wake(self.clone()));
         }

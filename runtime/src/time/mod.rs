@@ -65,14 +65,26 @@ impl Timers {
         self.map.len()
     }
 
-    /// Removes every timer due at `now` and collects its waker.
-    pub(crate) fn fire(&mut self, now: Instant, metrics: &LoopMetrics, out: &mut Vec<Waker>) {
+    /// Removes every timer due at `now` and collects its waker; with
+    /// `lag`, records how late each fired (loop lag).
+    pub(crate) fn fire(
+        &mut self,
+        now: Instant,
+        metrics: &LoopMetrics,
+        lag: bool,
+        out: &mut Vec<Waker>,
+    ) {
         while let Some(entry) = self.map.first_entry() {
-            if entry.key().0 > now {
+            let deadline = entry.key().0;
+            if deadline > now {
                 break;
             }
             out.push(entry.remove());
             metrics.timers_fired.inc();
+            if lag {
+                let late = (now - deadline).as_nanos().min(u64::MAX as u128) as u64;
+                metrics.lag.record(crate::metrics::clock::from_ns(late));
+            }
         }
     }
 

@@ -1,13 +1,37 @@
-//! Loop counters, readable as a snapshot from code.
+//! Loop health, readable as a snapshot from code.
 //!
 //! Each loop thread owns one [`LoopMetrics`] and is its only writer, so a
 //! counter is a relaxed load and store (a plain `mov` on x86), never a locked
 //! read-modify-write. Other threads read them through
-//! [`Runtime::metrics`](crate::Runtime::metrics). The runtime never prints:
-//! what to do with the figures is the application's choice.
+//! [`Runtime::metrics`](crate::Runtime::metrics) or
+//! [`Handle::metrics`](crate::Handle::metrics). What is measured:
+//!
+//! - counters: loop turns, tasks, operations (in total and per opcode
+//!   family), wait syscalls, timers, remote wakes, stalls;
+//! - **loop lag**: how late the loop got to a timer after its deadline and
+//!   to a task after it was woken, as a histogram (p50/p99/p999/max);
+//! - the **longest task poll** and where that task was spawned, and the
+//!   stall detector ([`StallReport`]);
+//! - the blocking pool: threads started/alive/busy, queue depth, rejections.
+//!
+//! The runtime never prints: what to do with the figures is the
+//! application's choice (`MetricsSnapshot` implements `Display`).
+
+pub(crate) mod clock;
+mod display;
+mod histogram;
+pub(crate) mod opcodes;
+pub(crate) mod stall;
 
 use std::ops::Add;
+use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub use histogram::Latency;
+pub use opcodes::{name as opcode_name, OpcodeCount};
+pub use stall::{PollRecord, StallReport};
 
 use crate::Backend;
 
@@ -25,6 +49,10 @@ impl Counter {
     #[inline]
     pub(crate) fn inc(&self) {
         self.add(1);
+    }
+    #[inline]
+    pub(crate) fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
     }
     pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
@@ -45,24 +73,56 @@ pub(crate) struct LoopMetrics {
     pub(crate) timers_armed: Counter,
     pub(crate) timers_fired: Counter,
     pub(crate) remote_wakes: Counter,
+    pub(crate) stalls: Counter,
+    pub(crate) lag: histogram::Histogram,
+    pub(crate) opcodes: opcodes::OpcodeCounters,
+    longest_poll_ticks: Counter,
+    longest_poll_at: Mutex<Option<&'static Location<'static>>>,
 }
 
 impl LoopMetrics {
+    /// Records one task poll's duration (clock ticks); keeps the longest.
+    #[inline]
+    pub(crate) fn poll_took(&self, ticks: u64, at: &'static Location<'static>) {
+        if ticks > self.longest_poll_ticks.get() {
+            self.longest_poll_ticks.set(ticks);
+            *self
+                .longest_poll_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(at);
+        }
+    }
+
     pub(crate) fn snapshot(&self, backend: Backend) -> MetricsSnapshot {
+        let longest_poll = self
+            .longest_poll_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|at| PollRecord {
+                duration: Duration::from_nanos(clock::to_ns(self.longest_poll_ticks.get())),
+                spawned_at: at,
+            });
+        let spawned = self.tasks_spawned.get();
+        let completed = self.tasks_completed.get();
         MetricsSnapshot {
             backend: Some(backend),
             loops: 1,
             loop_iterations: self.loop_iterations.get(),
-            tasks_spawned: self.tasks_spawned.get(),
+            tasks_spawned: spawned,
             tasks_polled: self.tasks_polled.get(),
-            tasks_completed: self.tasks_completed.get(),
+            tasks_completed: completed,
+            tasks_alive: spawned.saturating_sub(completed),
             ops_submitted: self.ops_submitted.get(),
             ops_completed: self.ops_completed.get(),
             ops_fallback: self.ops_fallback.get(),
+            ops_by_opcode: self.opcodes.snapshot(),
             wait_syscalls: self.wait_syscalls.get(),
             timers_armed: self.timers_armed.get(),
             timers_fired: self.timers_fired.get(),
             remote_wakes: self.remote_wakes.get(),
+            stalls: self.stalls.get(),
+            loop_lag: self.lag.snapshot(),
+            longest_poll,
             blocking: BlockingSnapshot::default(),
         }
     }
@@ -90,21 +150,23 @@ pub struct BlockingSnapshot {
 /// runtime's loops.
 ///
 /// Syscalls per completed operation is `wait_syscalls / ops_completed`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MetricsSnapshot {
     /// The backend of the loop(s); `None` for a sum over loops that differ.
     pub backend: Option<Backend>,
     /// Number of loops summed here.
     pub loops: u64,
-    /// Turns of the event loop (one poll of the driver each).
+    /// Turns of the event loop (one turn of the driver each).
     pub loop_iterations: u64,
     /// Tasks spawned.
     pub tasks_spawned: u64,
-    /// Task polls.
+    /// Task polls (the future given to `block_on` included).
     pub tasks_polled: u64,
     /// Tasks that finished (with output, panic or abort).
     pub tasks_completed: u64,
+    /// Tasks spawned and not finished.
+    pub tasks_alive: u64,
     /// Operations started (SQEs pushed on io_uring; syscalls tried or pool
     /// jobs queued on the fallback paths).
     pub ops_submitted: u64,
@@ -112,6 +174,8 @@ pub struct MetricsSnapshot {
     pub ops_completed: u64,
     /// Operations that took a fallback path (readiness or pool).
     pub ops_fallback: u64,
+    /// Operations per opcode family (only families that were used).
+    pub ops_by_opcode: Vec<OpcodeCount>,
     /// `io_uring_enter` calls (io_uring) or `epoll_wait` calls (epoll) made
     /// by the loop: the syscalls that submit, wait or reap.
     pub wait_syscalls: u64,
@@ -121,8 +185,25 @@ pub struct MetricsSnapshot {
     pub timers_fired: u64,
     /// Wake-ups that came from another thread.
     pub remote_wakes: u64,
+    /// Task polls (the future given to `block_on` included).longer than the stall threshold.
+    pub stalls: u64,
+    /// How late the loop got to due timers and woken tasks.
+    pub loop_lag: Latency,
+    /// The longest single task poll, and where its task was spawned.
+    pub longest_poll: Option<PollRecord>,
     /// The blocking pool (shared by the runtime's loops; not summed).
     pub blocking: BlockingSnapshot,
+}
+
+impl MetricsSnapshot {
+    /// Wait syscalls per completed operation (0 when none completed).
+    pub fn syscalls_per_op(&self) -> f64 {
+        if self.ops_completed == 0 {
+            0.0
+        } else {
+            self.wait_syscalls as f64 / self.ops_completed as f64
+        }
+    }
 }
 
 impl Add for MetricsSnapshot {
@@ -134,6 +215,10 @@ impl Add for MetricsSnapshot {
             _ if self.backend == o.backend => self.backend,
             _ => None,
         };
+        let longest_poll = match (self.longest_poll, o.longest_poll) {
+            (Some(a), Some(b)) => Some(if b.duration > a.duration { b } else { a }),
+            (a, b) => a.or(b),
+        };
         MetricsSnapshot {
             backend,
             loops: self.loops + o.loops,
@@ -141,13 +226,18 @@ impl Add for MetricsSnapshot {
             tasks_spawned: self.tasks_spawned + o.tasks_spawned,
             tasks_polled: self.tasks_polled + o.tasks_polled,
             tasks_completed: self.tasks_completed + o.tasks_completed,
+            tasks_alive: self.tasks_alive + o.tasks_alive,
             ops_submitted: self.ops_submitted + o.ops_submitted,
             ops_completed: self.ops_completed + o.ops_completed,
             ops_fallback: self.ops_fallback + o.ops_fallback,
+            ops_by_opcode: opcodes::merge(self.ops_by_opcode, o.ops_by_opcode),
             wait_syscalls: self.wait_syscalls + o.wait_syscalls,
             timers_armed: self.timers_armed + o.timers_armed,
             timers_fired: self.timers_fired + o.timers_fired,
             remote_wakes: self.remote_wakes + o.remote_wakes,
+            stalls: self.stalls + o.stalls,
+            loop_lag: self.loop_lag + o.loop_lag,
+            longest_poll,
             blocking: if o.blocking == BlockingSnapshot::default() {
                 self.blocking
             } else {
