@@ -23,10 +23,8 @@ each_backend!(stall_is_reported_with_spawn_location, |b: Backend| {
         .unwrap();
     let line = rt.block_on(async {
         // The blocking call is what is under test, not a synchronisation.
-        let (line, h) = (
-            line!(),
-            ringloop::spawn(async { std::thread::sleep(Duration::from_millis(50)) }),
-        );
+        let line = line!() + 1; // the spawn on the next line
+        let h = ringloop::spawn(async { std::thread::sleep(Duration::from_millis(50)) });
         h.await.unwrap();
         line
     });
