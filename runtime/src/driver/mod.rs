@@ -237,6 +237,7 @@ impl Driver {
     /// Queues a blocking job on the pool.
     pub(crate) fn spawn_job(&mut self, job: BlockingJob) -> JoinHandle<io::Result<u32>> {
         self.metrics.ops_submitted.inc();
+        self.metrics.io_syscalls.inc();
         self.pool.spawn(job.0)
     }
 

@@ -154,6 +154,7 @@ impl<T: MultishotOpCode> Stream for MultiOp<T> {
             }
             State::Readiness { fd, interest, wait } => loop {
                 let data = this.data.as_mut().expect("value present until done");
+                driver.borrow().metrics.io_syscalls.inc();
                 match data.try_io() {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     r => {

@@ -124,7 +124,10 @@ impl<T: OpCode> Op<T> {
             Ok(Fallback::Immediate) => {
                 metrics.ops_submitted.inc();
                 Err(Completion {
-                    result: data.try_io(),
+                    result: {
+                        metrics.io_syscalls.inc();
+                        data.try_io()
+                    },
                     flags: 0,
                 })
             }
@@ -170,6 +173,7 @@ impl<T: OpCode> Future for Op<T> {
             }
             State::Readiness { fd, interest, wait } => loop {
                 let data = this.data.as_mut().expect("value present until done");
+                driver.borrow().metrics.io_syscalls.inc();
                 match data.try_io() {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     r => {

@@ -19,11 +19,12 @@ impl fmt::Display for MetricsSnapshot {
         )?;
         writeln!(
             f,
-            "  ops submitted {} completed {} (fallback {})  wait syscalls {} ({:.3} per op)",
+            "  ops submitted {} completed {} (fallback {})  syscalls: wait {} + io {} ({:.3} per op)",
             self.ops_submitted,
             self.ops_completed,
             self.ops_fallback,
             self.wait_syscalls,
+            self.io_syscalls,
             self.syscalls_per_op()
         )?;
         if !self.ops_by_opcode.is_empty() {

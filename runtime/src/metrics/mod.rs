@@ -70,6 +70,7 @@ pub(crate) struct LoopMetrics {
     pub(crate) ops_completed: Counter,
     pub(crate) ops_fallback: Counter,
     pub(crate) wait_syscalls: Counter,
+    pub(crate) io_syscalls: Counter,
     pub(crate) timers_armed: Counter,
     pub(crate) timers_fired: Counter,
     pub(crate) remote_wakes: Counter,
@@ -117,6 +118,7 @@ impl LoopMetrics {
             ops_fallback: self.ops_fallback.get(),
             ops_by_opcode: self.opcodes.snapshot(),
             wait_syscalls: self.wait_syscalls.get(),
+            io_syscalls: self.io_syscalls.get(),
             timers_armed: self.timers_armed.get(),
             timers_fired: self.timers_fired.get(),
             remote_wakes: self.remote_wakes.get(),
@@ -149,7 +151,9 @@ pub struct BlockingSnapshot {
 /// A point-in-time copy of one loop's counters, or their sum over a
 /// runtime's loops.
 ///
-/// Syscalls per completed operation is `wait_syscalls / ops_completed`.
+/// Syscalls per completed operation is
+/// `(wait_syscalls + io_syscalls) / ops_completed`
+/// ([`syscalls_per_op`](Self::syscalls_per_op)).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MetricsSnapshot {
@@ -179,6 +183,10 @@ pub struct MetricsSnapshot {
     /// `io_uring_enter` calls (io_uring) or `epoll_wait` calls (epoll) made
     /// by the loop: the syscalls that submit, wait or reap.
     pub wait_syscalls: u64,
+    /// Syscalls operations made themselves on the fallback paths: each
+    /// non-blocking attempt, each pool job, and epoll's `epoll_ctl` and
+    /// `close` per fd. 0 for operations on the io_uring completion path.
+    pub io_syscalls: u64,
     /// Timers registered (sleeps that had to wait).
     pub timers_armed: u64,
     /// Timers that expired and woke their task.
@@ -196,12 +204,14 @@ pub struct MetricsSnapshot {
 }
 
 impl MetricsSnapshot {
-    /// Wait syscalls per completed operation (0 when none completed).
+    /// Syscalls the runtime made per completed operation — waits plus the
+    /// operations' own syscalls on the fallback paths — comparable across
+    /// backends (0 when none completed).
     pub fn syscalls_per_op(&self) -> f64 {
         if self.ops_completed == 0 {
             0.0
         } else {
-            self.wait_syscalls as f64 / self.ops_completed as f64
+            (self.wait_syscalls + self.io_syscalls) as f64 / self.ops_completed as f64
         }
     }
 }
@@ -232,6 +242,7 @@ impl Add for MetricsSnapshot {
             ops_fallback: self.ops_fallback + o.ops_fallback,
             ops_by_opcode: opcodes::merge(self.ops_by_opcode, o.ops_by_opcode),
             wait_syscalls: self.wait_syscalls + o.wait_syscalls,
+            io_syscalls: self.io_syscalls + o.io_syscalls,
             timers_armed: self.timers_armed + o.timers_armed,
             timers_fired: self.timers_fired + o.timers_fired,
             remote_wakes: self.remote_wakes + o.remote_wakes,

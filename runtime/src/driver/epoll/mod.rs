@@ -80,10 +80,16 @@ impl EpollDriver {
         interest: Interest,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        self.fds.poll_ready(self.epfd.as_raw_fd(), fd, interest, cx)
+        let before = self.fds.len();
+        let r = self.fds.poll_ready(self.epfd.as_raw_fd(), fd, interest, cx);
+        if self.fds.len() != before {
+            self.metrics.io_syscalls.inc(); // epoll_ctl(ADD)
+        }
+        r
     }
 
     pub(crate) fn close_fd(&mut self, fd: RawFd) {
+        self.metrics.io_syscalls.add(2); // epoll_ctl(DEL) + close
         self.fds
             .deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
         // SAFETY: the caller owns `fd` and gives it up here.
