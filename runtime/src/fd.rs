@@ -76,12 +76,24 @@ impl Drop for Inner {
         if self.fd < 0 {
             return;
         }
-        if let Some(d) = self.driver.upgrade() {
+        let current = crate::context::driver();
+        // Made outside a runtime: the loop this thread runs now is the only
+        // one that can have registered it (a SharedFd never leaves its thread).
+        let owner = self.driver.upgrade().or_else(|| current.clone());
+        if let Some(d) = owner {
+            let running = current.as_ref().is_some_and(|c| Rc::ptr_eq(c, &d));
             if let Ok(mut d) = d.try_borrow_mut() {
-                d.close_fd(self.fd);
-                return;
+                if running {
+                    // Inside the loop: a CLOSE SQE, submitted with the tick.
+                    d.close_fd(self.fd);
+                    return;
+                }
+                // The loop is not running (between `block_on`s, or gone):
+                // nothing would submit a CLOSE soon; close right here.
+                d.forget_fd(self.fd);
+            } else {
+                debug_assert!(false, "SharedFd dropped while its driver is borrowed");
             }
-            debug_assert!(false, "SharedFd dropped while its driver is borrowed");
         }
         // SAFETY: we own `fd` and close it exactly once.
         unsafe { libc::close(self.fd) };

@@ -84,8 +84,13 @@ impl Runtime {
     /// another without stalling its own tasks).
     #[track_caller]
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        let _enter = Enter::new(&self.main).unwrap_or_else(|e| panic!("ringloop: {e}"));
-        executor::run(&self.main, fut)
+        let enter = Enter::new(&self.main).unwrap_or_else(|e| panic!("ringloop: {e}"));
+        let out = executor::run(&self.main, fut);
+        // What the finished future dropped (sockets it owned) queued CLOSEs:
+        // hand them to the kernel now, not at the next `block_on`.
+        self.main.driver.borrow_mut().flush();
+        drop(enter);
+        out
     }
 
     /// Runs `factory(i)` on every loop `i` (thread-per-core) and returns the

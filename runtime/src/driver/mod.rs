@@ -272,6 +272,14 @@ impl Driver {
         r
     }
 
+    /// Submits queued SQEs without waiting (io_uring), so fire-and-forget
+    /// operations (closes) reach the kernel when the loop stops running.
+    pub(crate) fn flush(&mut self) {
+        if let Inner::Uring(d) = &mut self.inner {
+            d.flush();
+        }
+    }
+
     /// Hands out the wakers to wake and the orphans to finish; the caller
     /// runs both after releasing the driver.
     pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>, done: &mut Vec<Done>) {

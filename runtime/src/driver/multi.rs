@@ -38,9 +38,10 @@ enum State {
 /// paths alike.
 ///
 /// Dropping the stream cancels the operation; its value stays in the
-/// driver's slot until the kernel's final CQE. Completions already queued
-/// and not yet yielded are dropped with it (for accept: those sockets are
-/// closed by the op value's destructor if it tracks them, see the net crate).
+/// driver's slot until the kernel's final CQE. Completions queued and not
+/// yet yielded, and those that arrive before the final one, still go through
+/// [`MultishotOpCode::item`] and the items are dropped at once — so a
+/// connection a multishot accept returned too late is closed, not leaked.
 #[must_use = "streams do nothing unless polled"]
 pub struct MultiOp<T: MultishotOpCode> {
     data: Option<Box<T>>,

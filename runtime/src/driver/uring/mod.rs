@@ -318,6 +318,15 @@ impl UringDriver {
         Ok(())
     }
 
+    /// Submits whatever is queued, without waiting; completions are reaped
+    /// at the next park.
+    pub(crate) fn flush(&mut self) {
+        if !self.ring.submission().is_empty() {
+            let _ = self.enter_with(false, None);
+            self.reap();
+        }
+    }
+
     fn reap(&mut self) {
         let mut cq = self.ring.completion();
         cq.sync();

@@ -14,72 +14,20 @@
 //! flat under a flood. On SIGINT or SIGTERM it stops accepting, lets open
 //! connections finish for `--grace`, prints its figures and exits 0.
 
-#[path = "support/args.rs"]
+#[path = "../support/args.rs"]
 mod args;
-#[path = "support/shutdown.rs"]
+mod server;
+#[path = "../support/shutdown.rs"]
 mod shutdown;
 
-use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use futures_core::Stream;
-use ringloop::io::{AsyncRead, AsyncWrite};
-use ringloop::net::{TcpListener, TcpStream};
 use ringloop::{Backend, Builder};
+use server::{serve, Config, LoopStats};
 
 const USAGE: &str = "usage: echo [--addr 127.0.0.1:7000] [--threads N] [--backend auto|uring|epoll]
             [--max-conns M] [--grace 5s] [--buf 16384]";
-
-#[derive(Clone, Copy)]
-struct Config {
-    addr: SocketAddr,
-    max_conns_per_loop: usize,
-    grace: Duration,
-    buf: usize,
-}
-
-/// What one loop did.
-#[derive(Default, Debug, Clone, Copy)]
-struct LoopStats {
-    accepted: u64,
-    bytes: u64,
-    accept_errors: u64,
-    conn_errors: u64,
-    left_open: u64,
-}
-
-/// Connections alive on this loop, and the acceptor waiting for a free one.
-#[derive(Default)]
-struct Conns {
-    live: Cell<usize>,
-    waiter: RefCell<Option<Waker>>,
-}
-
-impl Conns {
-    fn done(&self) {
-        self.live.set(self.live.get() - 1);
-        if let Some(w) = self.waiter.borrow_mut().take() {
-            w.wake();
-        }
-    }
-
-    /// Waits until fewer than `max` connections are open.
-    async fn below(&self, max: usize) {
-        poll_fn(|cx| {
-            if self.live.get() < max {
-                Poll::Ready(())
-            } else {
-                *self.waiter.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
 
 fn main() {
     let a = args::Args::parse(USAGE);
@@ -160,79 +108,4 @@ fn main() {
     let failed = per_loop.iter().any(Result::is_err);
     drop(rt);
     std::process::exit(i32::from(failed));
-}
-
-async fn serve(index: usize, cfg: Config) -> Result<LoopStats, String> {
-    let listener = TcpListener::builder(cfg.addr)
-        .reuse_port(true)
-        .backlog(4096)
-        .bind()
-        .map_err(|e| format!("bind {}: {e}", cfg.addr))?;
-    let conns = Rc::new(Conns::default());
-    let stats = Rc::new(RefCell::new(LoopStats::default()));
-    let mut incoming = listener.incoming();
-    loop {
-        // At the limit, accept nothing until a connection closes.
-        if shutdown::or_stop(conns.below(cfg.max_conns_per_loop))
-            .await
-            .is_none()
-        {
-            break;
-        }
-        let next = shutdown::or_stop(poll_fn(|cx| {
-            std::pin::Pin::new(&mut incoming).poll_next(cx)
-        }))
-        .await;
-        let stream = match next {
-            None => break,
-            Some(None) => break,
-            Some(Some(Ok(s))) => s,
-            Some(Some(Err(e))) => {
-                // EMFILE and friends: count, back off a little, keep going.
-                stats.borrow_mut().accept_errors += 1;
-                if index == 0 && stats.borrow().accept_errors.is_power_of_two() {
-                    eprintln!("echo: accept: {e}");
-                }
-                ringloop::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        stats.borrow_mut().accepted += 1;
-        conns.live.set(conns.live.get() + 1);
-        let (c, st) = (conns.clone(), stats.clone());
-        drop(ringloop::spawn(async move {
-            let r = echo(&stream, cfg.buf, &st).await;
-            if r.is_err() {
-                st.borrow_mut().conn_errors += 1;
-            }
-            drop(stream);
-            c.done();
-        }));
-    }
-    drop(incoming);
-    drop(listener);
-    // Let open connections finish for the grace period.
-    let deadline = Instant::now() + cfg.grace;
-    let drained = ringloop::time::timeout_at(deadline, conns.below(1)).await;
-    if drained.is_err() {
-        stats.borrow_mut().left_open = conns.live.get() as u64;
-    }
-    let s = *stats.borrow();
-    Ok(s)
-}
-
-async fn echo(stream: &TcpStream, size: usize, stats: &RefCell<LoopStats>) -> std::io::Result<()> {
-    let mut buf = vec![0u8; size];
-    loop {
-        buf.clear();
-        let (r, b) = stream.read(buf).await;
-        let n = r?;
-        if n == 0 {
-            return Ok(());
-        }
-        let (r, b) = stream.write_all(b).await;
-        r?;
-        stats.borrow_mut().bytes += n as u64;
-        buf = b;
-    }
 }

@@ -1,0 +1,265 @@
+//! One connection: read request heads, answer them in order.
+//!
+//! Every complete head already in the input buffer is answered before the
+//! next read (pipelining); small answers are gathered in one output buffer
+//! and written with one send before reading again. A head must arrive
+//! whole within `--idle-timeout` of the end of the previous answer (or of
+//! the accept): that one deadline bounds both an idle keep-alive connection
+//! and a head trickling in a byte at a time (slowloris). Every write is
+//! bounded by the same timeout, so a client that stops reading goes too.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::time::Instant;
+
+use ringloop::buf::IoBuf;
+use ringloop::driver::Op;
+use ringloop::fs::File;
+use ringloop::io::{AsyncRead, AsyncWrite};
+use ringloop::net::TcpStream;
+
+use crate::body::{self, Pipe, Sink};
+use crate::http::{self, Parsed, Request};
+use crate::ops::OpenAt2;
+use crate::path::{self, PathError, RelPath};
+use crate::range::{self, Want};
+use crate::mime;
+use crate::server::Shared;
+
+/// Bodies up to this size are read into the output buffer and sent with
+/// their head in one write; larger ones take the zero-copy path.
+const SMALL_BODY: u64 = 16 * 1024;
+/// Input buffer: a full head plus room for pipelined ones behind it.
+const IN_BUF: usize = 2 * http::MAX_HEAD;
+
+/// How one request ended, for the access log.
+struct Answer {
+    status: u16,
+    bytes: u64,
+    /// The connection must close after this answer.
+    close: bool,
+}
+
+pub struct Conn {
+    sock: Rc<TcpStream>,
+    pipe: RefCell<Option<Pipe>>,
+    shared: Rc<Shared>,
+    id: u64,
+}
+
+impl Conn {
+    pub fn new(sock: TcpStream, shared: Rc<Shared>, id: u64) -> Conn {
+        Conn {
+            sock: Rc::new(sock),
+            pipe: RefCell::new(None),
+            shared,
+            id,
+        }
+    }
+
+    /// Serves until the client closes, a deadline passes, an error
+    /// response, or the loop stops between requests.
+    pub async fn run(self) {
+        let mut inb: Vec<u8> = Vec::with_capacity(IN_BUF);
+        let mut out: Vec<u8> = Vec::with_capacity(4096 + SMALL_BODY as usize);
+        let idle = self.shared.cfg.idle_timeout;
+        'conn: loop {
+            // Answer every complete head in the buffer, in order.
+            loop {
+                let started = Instant::now();
+                match http::parse(&inb) {
+                    Parsed::Partial => break,
+                    Parsed::Error(status) => {
+                        let bytes = http::error(&mut out, status, false, 1, false);
+                        self.log("-", "-", status, bytes, started);
+                        break 'conn;
+                    }
+                    Parsed::Request(req, used) => {
+                        inb.drain(..used);
+                        let a = match self.answer(&req, &mut out).await {
+                            Ok(a) => a,
+                            Err(_) => return, // mid-body: nothing else can be sent
+                        };
+                        self.log(&req.method, &req.target, a.status, a.bytes, started);
+                        if a.close {
+                            break 'conn;
+                        }
+                    }
+                }
+            }
+            if !out.is_empty() {
+                match self.flush(out).await {
+                    Some(o) => out = o,
+                    None => return,
+                }
+            }
+            if self.shared.stopping() && inb.is_empty() {
+                break;
+            }
+            // Read more of the next head, by the head deadline.
+            let deadline = Instant::now() + idle;
+            let read = self.sock.read(inb.slice(inb.len()..));
+            let r = self.shared.unless_stopped(self.id, inb.is_empty(), ringloop::time::timeout_at(deadline, read)).await;
+            let (r, b) = match r {
+                Some(Ok(rb)) => rb,
+                // Timed out or told to stop: the buffer went with the read.
+                Some(Err(_)) | None => return,
+            };
+            inb = b.into_inner();
+            match r {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+        if !out.is_empty() {
+            if let Some(o) = self.flush(out).await {
+                drop(o);
+                self.linger().await;
+            }
+        }
+    }
+
+    /// Writes `out` whole, by the idle timeout; gives the emptied buffer
+    /// back, or `None` when the connection is done for.
+    async fn flush(&self, out: Vec<u8>) -> Option<Vec<u8>> {
+        let w = ringloop::time::timeout(self.shared.cfg.idle_timeout, self.sock.write_all(out));
+        match w.await {
+            Ok((Ok(()), mut o)) => {
+                o.clear();
+                Some(o)
+            }
+            _ => None,
+        }
+    }
+
+    /// Closes politely after an error answer: stop sending, then read what
+    /// the client still sends (briefly), so unread input does not turn the
+    /// close into a reset that could destroy the answer in flight.
+    async fn linger(&self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Write).await;
+        let deadline = Instant::now() + self.shared.cfg.idle_timeout.min(std::time::Duration::from_secs(1));
+        let mut buf = Vec::with_capacity(4096);
+        for _ in 0..16 {
+            buf.clear();
+            match ringloop::time::timeout_at(deadline, self.sock.read(buf)).await {
+                Ok((Ok(n), b)) if n > 0 => buf = b,
+                _ => return,
+            }
+        }
+    }
+
+    fn log(&self, method: &str, target: &str, status: u16, bytes: u64, started: Instant) {
+        if self.shared.cfg.log {
+            let us = started.elapsed().as_micros();
+            println!("{method} {target} {status} {bytes} {us}us");
+        }
+    }
+
+    async fn open(&self, rel: &RelPath) -> io::Result<File> {
+        let root = self.shared.cfg.root.clone();
+        let fd = Op::new(OpenAt2::new(root, rel.path.clone())).await?;
+        Ok(File::from_std(std::fs::File::from(fd)))
+    }
+
+    /// Opens the target (or its index.html) as a regular file.
+    async fn open_target(&self, rel: RelPath) -> Result<(File, RelPath, ringloop::fs::Metadata), u16> {
+        let miss = |e: io::Error| match e.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => 503,
+            _ => 404,
+        };
+        let f = self.open(&rel).await.map_err(miss)?;
+        let meta = f.metadata().await.map_err(|_| 404u16)?;
+        if meta.is_file() {
+            return Ok((f, rel, meta));
+        }
+        if !meta.is_dir() {
+            return Err(404);
+        }
+        drop(f);
+        let index = path::index_of(&rel);
+        let f = self.open(&index).await.map_err(miss)?;
+        let meta = f.metadata().await.map_err(|_| 404u16)?;
+        if meta.is_file() {
+            Ok((f, index, meta))
+        } else {
+            Err(404)
+        }
+    }
+
+    /// Appends the answer to `req` to `out`, or writes it (with its body)
+    /// when the body takes the zero-copy path.
+    async fn answer(&self, req: &Request, out: &mut Vec<u8>) -> io::Result<Answer> {
+        let head_only = req.method == "HEAD";
+        let keep = req.keep_alive;
+        let fail = |out: &mut Vec<u8>, status: u16| -> io::Result<Answer> {
+            let close = !keep || status >= 500;
+            let bytes = http::error(out, status, !close, req.minor, head_only);
+            Ok(Answer { status, bytes, close })
+        };
+        if req.method != "GET" && !head_only {
+            return fail(out, 405);
+        }
+        let rel = match path::resolve(&req.target) {
+            Ok(r) => r,
+            Err(PathError::Malformed) => return fail(out, 400),
+            Err(PathError::Refused) => return fail(out, 404),
+        };
+        let (file, rel, meta) = match self.open_target(rel).await {
+            Ok(x) => x,
+            Err(status) => return fail(out, status),
+        };
+        let size = meta.len();
+        let (status, start, len) = match range::want(req.range.as_deref(), size) {
+            Want::Full => (200, 0, size),
+            Want::Part { start, len } => (206, start, len),
+            Want::Unsatisfiable => {
+                http::start(out, 416);
+                http::header(out, "Content-Range", format_args!("bytes */{size}"));
+                http::end(out, 0, keep, req.minor);
+                return Ok(Answer { status: 416, bytes: 0, close: !keep });
+            }
+        };
+        let mark = out.len();
+        http::start(out, status);
+        http::header(out, "Content-Type", mime::content_type(&rel.display));
+        if let Ok(t) = meta.modified() {
+            out.extend_from_slice(b"Last-Modified: ");
+            http::imf_fixdate(out, t);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
+        if status == 206 {
+            let last = start + len - 1;
+            http::header(out, "Content-Range", format_args!("bytes {start}-{last}/{size}"));
+        }
+        http::end(out, len, keep, req.minor);
+        let close = !keep;
+        if head_only || len == 0 {
+            return Ok(Answer { status, bytes: 0, close });
+        }
+        if len <= SMALL_BODY {
+            out.reserve(len as usize);
+            let at = out.len();
+            let buf = std::mem::take(out);
+            let (r, b) = file.read_exact_at(buf.slice(at..at + len as usize), start).await;
+            *out = b.into_inner();
+            if r.is_err() {
+                // The file shrank under us: answer 500 instead.
+                out.truncate(mark);
+                return fail(out, 500);
+            }
+            return Ok(Answer { status, bytes: len, close });
+        }
+        // Large: send the head (and anything before it), then the body.
+        let o = self.flush(std::mem::take(out)).await.ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        *out = o;
+        let sink = Sink {
+            sock: &self.sock,
+            pipe: &self.pipe,
+            idle: self.shared.cfg.idle_timeout,
+        };
+        let bytes = body::send(&sink, &Rc::new(file), start, len).await?;
+        Ok(Answer { status, bytes, close })
+    }
+}

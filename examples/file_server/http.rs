@@ -1,0 +1,220 @@
+//! HTTP/1.1 request heads (parsed with `httparse`) and response heads.
+//!
+//! Limits on a request head, each answered and followed by a close:
+//! malformed → 400; more than [`MAX_HEAD`] bytes or [`MAX_HEADERS`] headers
+//! → 431; a target longer than [`MAX_URI`] → 414; a version other than
+//! 1.0 or 1.1 → 505; a 1.1 request without exactly one `Host` → 400.
+//! A request that announces a body (`Content-Length` > 0 or any
+//! `Transfer-Encoding`) is answered, then the connection is closed: a
+//! static server has no use for bodies and will not skip them.
+
+use std::fmt::Display;
+use std::io::Write as _;
+use std::time::SystemTime;
+
+/// Most bytes in a request head (request line, headers, blank line).
+pub const MAX_HEAD: usize = 8 * 1024;
+/// Most header fields in a request head.
+pub const MAX_HEADERS: usize = 64;
+/// Longest request target.
+pub const MAX_URI: usize = 2 * 1024;
+
+/// What a request asks for, owned (the input buffer moves on).
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor: u8,
+    /// The connection stays open after the response.
+    pub keep_alive: bool,
+    /// The `Range` header, when exactly one was sent.
+    pub range: Option<String>,
+}
+
+/// The result of looking at the buffered input.
+#[derive(Debug)]
+pub enum Parsed {
+    /// No complete head yet (and no limit exceeded).
+    Partial,
+    /// A complete head of `.1` bytes.
+    Request(Request, usize),
+    /// An error status to answer before closing.
+    Error(u16),
+}
+
+fn too_large(buf: &[u8]) -> u16 {
+    let line = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if line > MAX_URI + 16 {
+        414
+    } else {
+        431
+    }
+}
+
+fn has_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Parses the first request head in `buf`.
+pub fn parse(buf: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let n = match req.parse(buf) {
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Parsed::Error(too_large(buf)),
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Ok(httparse::Status::Complete(n)) => n,
+        Err(httparse::Error::Version) => return Parsed::Error(505),
+        Err(httparse::Error::TooManyHeaders) => return Parsed::Error(431),
+        Err(_) => return Parsed::Error(400),
+    };
+    if n > MAX_HEAD {
+        return Parsed::Error(too_large(buf));
+    }
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Parsed::Error(400);
+    };
+    if target.len() > MAX_URI {
+        return Parsed::Error(414);
+    }
+    let (mut close, mut keep, mut body, mut hosts) = (false, false, false, 0);
+    let mut range = None;
+    let mut ranges = 0;
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("connection") {
+            close |= has_token(h.value, "close");
+            keep |= has_token(h.value, "keep-alive");
+        } else if name.eq_ignore_ascii_case("content-length") {
+            match std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+                Some(0) => {}
+                Some(_) => body = true,
+                None => return Parsed::Error(400),
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            body = true;
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("range") {
+            ranges += 1;
+            range = std::str::from_utf8(h.value).ok().map(str::to_owned);
+        }
+    }
+    if minor == 1 && hosts != 1 {
+        return Parsed::Error(400);
+    }
+    let keep_alive = !body && !close && (minor == 1 || keep);
+    Parsed::Request(
+        Request {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            minor,
+            keep_alive,
+            range: if ranges == 1 { range } else { None },
+        },
+        n,
+    )
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// Starts a response head: status line, `Date`, `Server`.
+pub fn start(out: &mut Vec<u8>, status: u16) {
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status} {}\r\nServer: ringloop\r\nDate: ",
+        reason(status)
+    );
+    imf_fixdate(out, SystemTime::now());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one header line.
+pub fn header(out: &mut Vec<u8>, name: &str, value: impl Display) {
+    let _ = write!(out, "{name}: {value}\r\n");
+}
+
+/// Ends a head: `Content-Length`, `Connection` when needed, blank line.
+pub fn end(out: &mut Vec<u8>, len: u64, keep_alive: bool, minor: u8) {
+    header(out, "Content-Length", len);
+    if !keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if minor == 0 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A whole error response with a short text body (none for HEAD).
+pub fn error(out: &mut Vec<u8>, status: u16, keep_alive: bool, minor: u8, head_only: bool) -> u64 {
+    let body = format!("{status} {}\n", reason(status));
+    start(out, status);
+    header(out, "Content-Type", "text/plain; charset=utf-8");
+    if status == 405 {
+        header(out, "Allow", "GET, HEAD");
+    }
+    end(out, body.len() as u64, keep_alive, minor);
+    if head_only {
+        return 0;
+    }
+    out.extend_from_slice(body.as_bytes());
+    body.len() as u64
+}
+
+/// Writes `t` as an RFC 7231 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+/// Times before 1970 are written as the epoch.
+pub fn imf_fixdate(out: &mut Vec<u8>, t: SystemTime) {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    let _ = write!(
+        out,
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+}
+
+/// Days since 1970-01-01 → (year, month 1..=12, day 1..=31), after Howard
+/// Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}

@@ -1,0 +1,36 @@
+//! Socket operations as [`OpCode`](ringloop_runtime::driver::OpCode)
+//! families: one file per family, each holding the op value (with the fd
+//! clone, buffer, sockaddr and msghdr it owns), its SQE, its non-blocking
+//! syscall and readiness direction, and how a result becomes the output.
+//!
+//! Every op holds a clone of the socket's `SharedFd`, so the fd stays open
+//! (and its number unused) while the kernel may act on it, also after the
+//! op's future was dropped and its value waits in the driver's slot for the
+//! final completion.
+//!
+//! Minimum kernels for the completion path: `SENDMSG`/`RECVMSG` 5.3,
+//! `ACCEPT`/`CONNECT` 5.5, `SEND`/`RECV` 5.6, `SHUTDOWN` 5.11, multishot
+//! accept 5.19. Where the ring's probe lacks an opcode the op takes its
+//! readiness path on io_uring too.
+
+mod accept;
+mod connect;
+mod recv;
+mod recv_from;
+mod send;
+mod send_to;
+mod shutdown;
+mod writev;
+
+pub(crate) use accept::{Accept, AcceptMulti};
+pub(crate) use connect::Connect;
+pub(crate) use recv::Recv;
+pub(crate) use recv_from::RecvFrom;
+pub(crate) use send::Send;
+pub(crate) use send_to::SendTo;
+pub(crate) use shutdown::Shutdown;
+pub(crate) use writev::SendVectored;
+
+/// Flags for every send: a send to a peer that went away must return
+/// `EPIPE`, never raise `SIGPIPE` and kill the process.
+pub(crate) const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;

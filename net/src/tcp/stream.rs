@@ -1,0 +1,159 @@
+//! [`TcpStream`]: a TCP connection.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
+use ringloop_runtime::io::{AsyncRead, AsyncWrite};
+
+use crate::socket::Socket;
+use crate::split;
+use crate::sys::RawAddr;
+
+use super::{OwnedReadHalf, OwnedWriteHalf};
+
+/// A TCP connection. Reads and writes go through the runtime's
+/// owned-buffer [`AsyncRead`] and [`AsyncWrite`] traits; several reads (or
+/// writes) may be in flight at once through shared references, which is
+/// rarely what a protocol wants: use [`into_split`](Self::into_split) for
+/// one reader task and one writer task.
+///
+/// Dropping the stream closes the socket once no operation holds it.
+pub struct TcpStream {
+    pub(crate) sock: Socket,
+}
+
+impl TcpStream {
+    /// Connects to `addr` (IPv4 or IPv6). Errors say where to:
+    /// `tcp connect to 127.0.0.1:9: Connection refused (os error 111)`.
+    ///
+    /// Dropping the future abandons the attempt and closes the socket.
+    pub async fn connect(addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
+        let addr = addr.into();
+        let sock = Socket::new(super::domain(&addr), libc::SOCK_STREAM, "tcp")?;
+        sock.connect(RawAddr::from_inet(&addr), &addr).await?;
+        Ok(TcpStream { sock })
+    }
+
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            sock: Socket::from_owned(fd, "tcp")?,
+        })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.peer_addr()?.inet()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()?.inet()
+    }
+
+    /// `TCP_NODELAY`: send small segments at once instead of coalescing
+    /// them (Nagle's algorithm). Request/response protocols want it on.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        let v = libc::c_int::from(on);
+        self.sock.set_opt(
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            v,
+            "setsockopt(TCP_NODELAY)",
+        )
+    }
+
+    /// Whether `TCP_NODELAY` is on.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        let v: libc::c_int = self.sock.get_opt(
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            "getsockopt(TCP_NODELAY)",
+        )?;
+        Ok(v != 0)
+    }
+
+    /// `SO_LINGER`. `Some(Duration::ZERO)` makes the close abort the
+    /// connection: the peer gets a reset (`ECONNRESET`) instead of an
+    /// orderly end of stream.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        let l = libc::linger {
+            l_onoff: libc::c_int::from(linger.is_some()),
+            l_linger: linger.map_or(0, |d| d.as_secs().min(i32::MAX as u64) as libc::c_int),
+        };
+        self.sock.set_opt(
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            l,
+            "setsockopt(SO_LINGER)",
+        )
+    }
+
+    /// Reads and clears the socket's pending error (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
+    }
+
+    /// Shuts down one or both directions. `Shutdown::Write` is a half-close:
+    /// the peer reads end-of-stream, and this side can still read its reply.
+    pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.sock.shutdown(how).await
+    }
+
+    /// A gathering write: sends the initialised bytes of `bufs`, in order,
+    /// with one `sendmsg` (at most 1024 buffers). Returns the number of
+    /// bytes sent, which may be fewer than the total, and the buffers.
+    pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.writev(bufs).await
+    }
+
+    /// Splits into an owned read half and write half sharing the socket,
+    /// so that one task reads while another writes.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::split(self.sock)
+    }
+
+    /// Closes the socket now (if no operation holds it), reporting the error
+    /// of `close(2)`.
+    pub async fn close(self) -> io::Result<()> {
+        self.sock.close().await
+    }
+}
+
+/// Reads with one `RECV` (see `ops/recv.rs` for cancellation).
+impl AsyncRead for TcpStream {
+    fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        self.sock.recv(buf)
+    }
+}
+
+/// Writes with one `SEND` and `MSG_NOSIGNAL`: a closed peer is an `EPIPE`
+/// error, never a `SIGPIPE`.
+impl AsyncWrite for TcpStream {
+    fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        self.sock.send(buf)
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.raw()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TcpStream");
+        if let Ok(a) = self.local_addr() {
+            d.field("local", &a);
+        }
+        if let Ok(a) = self.peer_addr() {
+            d.field("peer", &a);
+        }
+        d.field("fd", &self.sock.raw()).finish()
+    }
+}

@@ -1,0 +1,128 @@
+//! [`UdpSocket`]: datagrams over IPv4 or IPv6.
+//!
+//! `send_to`/`recv_from` use `SENDMSG`/`RECVMSG` (5.3) so the address
+//! travels inside the op value; a connected socket uses `SEND`/`RECV`.
+//! Every send carries `MSG_NOSIGNAL`. See `ops/recv_from.rs` for what a
+//! dropped receive means for its buffer and datagram.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
+
+use crate::socket::Socket;
+use crate::sys::RawAddr;
+
+/// A UDP socket.
+///
+/// # Examples
+///
+/// ```
+/// use ringloop_net::udp::UdpSocket;
+///
+/// ringloop_runtime::block_on(async {
+///     let a = UdpSocket::bind(([127, 0, 0, 1], 0)).unwrap();
+///     let b = UdpSocket::bind(([127, 0, 0, 1], 0)).unwrap();
+///     let to = b.local_addr().unwrap();
+///     a.send_to(b"hi".as_slice(), to).await.0.unwrap();
+///     let (r, buf) = b.recv_from(Vec::with_capacity(64)).await;
+///     let (n, from) = r.unwrap();
+///     assert_eq!((&buf[..n], from), (&b"hi"[..], a.local_addr().unwrap()));
+/// });
+/// ```
+pub struct UdpSocket {
+    sock: Socket,
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (port 0 picks a free port). Must run inside a
+    /// ringloop runtime.
+    pub fn bind(addr: impl Into<SocketAddr>) -> io::Result<UdpSocket> {
+        let addr = addr.into();
+        let sock = Socket::new(crate::tcp::domain(&addr), libc::SOCK_DGRAM, "udp")?;
+        sock.bind(&RawAddr::from_inet(&addr), &addr)?;
+        Ok(UdpSocket { sock })
+    }
+
+    /// Sets the default destination for [`send`](Self::send) and the only
+    /// source [`recv`](Self::recv) accepts. Never waits (UDP has no
+    /// handshake); `async` for symmetry with streams.
+    pub async fn connect(&self, addr: impl Into<SocketAddr>) -> io::Result<()> {
+        let addr = addr.into();
+        self.sock.connect_now(&RawAddr::from_inet(&addr), &addr)
+    }
+
+    /// Sends one datagram of the buffer's initialised bytes to `addr`.
+    pub async fn send_to<B: IoBuf>(
+        &self,
+        buf: B,
+        addr: impl Into<SocketAddr>,
+    ) -> BufResult<usize, B> {
+        let addr = addr.into();
+        self.sock
+            .send_to(buf, RawAddr::from_inet(&addr), &addr)
+            .await
+    }
+
+    /// Receives one datagram into the buffer (truncated to its capacity)
+    /// and returns its length and sender.
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
+        let (r, buf) = self.sock.recv_from(buf).await;
+        (r.and_then(|(n, a)| Ok((n, a.inet()?))), buf)
+    }
+
+    /// Sends one datagram to the connected address.
+    pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.sock.send(buf).await
+    }
+
+    /// Receives one datagram from the connected address.
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.sock.recv(buf).await
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()?.inet()
+    }
+
+    /// The connected address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.peer_addr()?.inet()
+    }
+
+    /// `SO_BROADCAST`.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        let v = libc::c_int::from(on);
+        self.sock.set_opt(
+            libc::SOL_SOCKET,
+            libc::SO_BROADCAST,
+            v,
+            "setsockopt(SO_BROADCAST)",
+        )
+    }
+
+    /// Reads and clears the socket's pending error (`SO_ERROR`), e.g. an
+    /// `ECONNREFUSED` from an ICMP port-unreachable on a connected socket.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.raw()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("UdpSocket");
+        if let Ok(a) = self.local_addr() {
+            d.field("addr", &a);
+        }
+        d.field("fd", &self.sock.raw()).finish()
+    }
+}

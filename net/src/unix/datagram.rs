@@ -1,0 +1,112 @@
+//! [`UnixDatagram`]: a Unix datagram socket (message boundaries kept,
+//! reliable and ordered on one host).
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
+
+use crate::socket::Socket;
+use crate::sys;
+
+use super::SocketAddr;
+
+/// A Unix datagram socket.
+pub struct UnixDatagram {
+    sock: Socket,
+}
+
+impl UnixDatagram {
+    /// Binds to the socket file `path`.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        UnixDatagram::bind_addr(&SocketAddr::from_pathname(path)?)
+    }
+
+    /// Binds to `addr` (a path or an abstract name).
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        let d = UnixDatagram::unbound()?;
+        d.sock.bind(&addr.raw, addr)?;
+        Ok(d)
+    }
+
+    /// A socket with no name: it can send, and receive replies only once
+    /// connected or if the peer knows it (it is autobound to an abstract
+    /// name by the kernel on first send when `SO_PASSCRED` is set; plain
+    /// sends stay unnamed).
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        let sock = Socket::new(libc::AF_UNIX, libc::SOCK_DGRAM, "unix datagram")?;
+        Ok(UnixDatagram { sock })
+    }
+
+    /// A pair of connected, unnamed datagram sockets.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = sys::socketpair(libc::SOCK_DGRAM)?;
+        Ok((UnixDatagram::from_fd(a)?, UnixDatagram::from_fd(b)?))
+    }
+
+    fn from_fd(fd: OwnedFd) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            sock: Socket::from_owned(fd, "unix datagram")?,
+        })
+    }
+
+    /// Sets the default peer (never waits).
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.connect_addr(&SocketAddr::from_pathname(path)?)
+    }
+
+    /// Sets the default peer to `addr` (never waits).
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.sock.connect_now(&addr.raw, addr)
+    }
+
+    /// Sends one datagram to the socket file `path`.
+    pub async fn send_to<B: IoBuf>(&self, buf: B, path: impl AsRef<Path>) -> BufResult<usize, B> {
+        match SocketAddr::from_pathname(path) {
+            Ok(a) => self.send_to_addr(buf, &a).await,
+            Err(e) => (Err(e), buf),
+        }
+    }
+
+    /// Sends one datagram to `addr`.
+    pub async fn send_to_addr<B: IoBuf>(&self, buf: B, addr: &SocketAddr) -> BufResult<usize, B> {
+        self.sock.send_to(buf, addr.raw, addr).await
+    }
+
+    /// Receives one datagram and its sender's address.
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
+        let (r, buf) = self.sock.recv_from(buf).await;
+        (r.and_then(|(n, a)| Ok((n, super::addr(a)?))), buf)
+    }
+
+    /// Sends one datagram to the connected peer.
+    pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.sock.send(buf).await
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.sock.recv(buf).await
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        super::addr(self.sock.local_addr()?)
+    }
+}
+
+impl AsRawFd for UnixDatagram {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.raw()
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram")
+            .field("fd", &self.sock.raw())
+            .finish()
+    }
+}

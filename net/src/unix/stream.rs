@@ -1,0 +1,116 @@
+//! [`UnixStream`]: a connected Unix stream socket, and its owned halves.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
+use ringloop_runtime::io::{AsyncRead, AsyncWrite};
+
+use crate::socket::Socket;
+use crate::split::{self, ReadHalf, ReuniteError, WriteHalf};
+use crate::sys;
+
+use super::SocketAddr;
+
+/// The reading half of a [`UnixStream`].
+pub type OwnedReadHalf = ReadHalf<UnixStream>;
+/// The writing half of a [`UnixStream`].
+pub type OwnedWriteHalf = WriteHalf<UnixStream>;
+
+/// A connected Unix stream socket; reads and writes as [`TcpStream`](crate::tcp::TcpStream)
+/// does.
+pub struct UnixStream {
+    sock: Socket,
+}
+
+impl UnixStream {
+    /// Connects to the socket file `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        UnixStream::connect_addr(&SocketAddr::from_pathname(path)?).await
+    }
+
+    /// Connects to `addr` (a path or an abstract name).
+    pub async fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        let sock = Socket::new(libc::AF_UNIX, libc::SOCK_STREAM, "unix stream")?;
+        sock.connect(addr.raw, addr).await?;
+        Ok(UnixStream { sock })
+    }
+
+    /// A pair of connected, unnamed streams (`socketpair(2)`).
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = sys::socketpair(libc::SOCK_STREAM)?;
+        Ok((UnixStream::from_fd(a)?, UnixStream::from_fd(b)?))
+    }
+
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            sock: Socket::from_owned(fd, "unix stream")?,
+        })
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        super::addr(self.sock.local_addr()?)
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        super::addr(self.sock.peer_addr()?)
+    }
+
+    /// Shuts down one or both directions (`Shutdown::Write`: half-close).
+    pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.sock.shutdown(how).await
+    }
+
+    /// A gathering write of `bufs` in one `sendmsg` (see
+    /// `TcpStream::writev`).
+    pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.writev(bufs).await
+    }
+
+    /// Splits into owned halves sharing the socket.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::split(self.sock)
+    }
+}
+
+impl ReadHalf<UnixStream> {
+    /// Puts the stream back together; an error if the halves come from
+    /// different streams.
+    pub fn reunite(self, w: OwnedWriteHalf) -> Result<UnixStream, ReuniteError<UnixStream>> {
+        split::reunite(self, w).map(|sock| UnixStream { sock })
+    }
+}
+
+/// Reads with one `RECV` (see `ops/recv.rs` for cancellation).
+impl AsyncRead for UnixStream {
+    fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        self.sock.recv(buf)
+    }
+}
+
+/// Writes with one `SEND` and `MSG_NOSIGNAL`.
+impl AsyncWrite for UnixStream {
+    fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
+        self.sock.send(buf)
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.raw()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.sock.raw())
+            .finish()
+    }
+}

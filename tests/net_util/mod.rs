@@ -1,0 +1,87 @@
+//! Helpers shared by the `net_*` tests (in addition to `util`).
+#![allow(dead_code)]
+
+use std::future::{poll_fn, Future};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
+pub fn raise_nofile() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a valid out-pointer.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+    if r.rlim_cur < r.rlim_max {
+        r.rlim_cur = r.rlim_max;
+        // SAFETY: `r` is a valid rlimit.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
+    }
+    r.rlim_cur
+}
+
+/// Polls `fut` exactly once with the task's real waker; `true` if it finished.
+pub async fn poll_once<F: Future + Unpin>(fut: &mut F) -> bool {
+    poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx).is_ready())).await
+}
+
+/// Deterministic bytes for block `i` of a stream `seed`.
+pub fn block(seed: u64, i: u64, len: usize) -> Vec<u8> {
+    let mut x = seed ^ (i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// An order-sensitive checksum, fed chunk by chunk.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sum {
+    a: u64,
+    b: u64,
+    n: u64,
+}
+
+impl Sum {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap());
+            self.a = self.a.wrapping_add(w);
+            self.b = self.b.wrapping_add(self.a);
+        }
+        for &c in chunks.remainder() {
+            self.a = self.a.wrapping_add(u64::from(c));
+            self.b = self.b.wrapping_add(self.a);
+        }
+        self.n += bytes.len() as u64;
+    }
+}
+
+/// A fresh path for a socket file under the temp dir; removed when dropped.
+pub struct TempPath(pub PathBuf);
+
+impl TempPath {
+    pub fn new(tag: &str) -> TempPath {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let p =
+            std::env::temp_dir().join(format!("ringloop-{tag}-{}-{n}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        TempPath(p)
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
