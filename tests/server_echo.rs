@@ -10,7 +10,6 @@ mod client;
 #[allow(dead_code)]
 mod server;
 #[path = "../examples/support/shutdown.rs"]
-#[allow(dead_code)]
 mod shutdown;
 
 use std::io::{Read, Write};

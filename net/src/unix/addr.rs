@@ -84,7 +84,7 @@ impl SocketAddr {
     /// The filesystem path, for a pathname address.
     pub fn as_pathname(&self) -> Option<&Path> {
         let b = self.path_bytes();
-        if b.first().map_or(true, |&c| c == 0) {
+        if b.first().is_none_or(|&c| c == 0) {
             return None;
         }
         let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());

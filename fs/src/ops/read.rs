@@ -1,0 +1,83 @@
+//! `IORING_OP_READ` (Linux 5.6): `pread(2)` into an owned buffer.
+//!
+//! The kernel writes up to `bytes_total()` bytes at the buffer's start; the
+//! buffer's initialised length grows to cover what was read. On the pool
+//! path it is `pread` on a pool thread. A dropped future leaves the buffer
+//! in the driver (io_uring: until the final CQE of the cancelled read; pool:
+//! until `pread` returns); its contents are then undefined and discarded.
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+use io_uring::{opcode, squeue, types};
+use ringloop_runtime::buf::{BufResult, IoBufMut};
+use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
+use ringloop_runtime::fd::SharedFd;
+
+use super::MAX_RW;
+use crate::error::cvt;
+
+/// Reads into `buf` at offset `pos`.
+pub(crate) struct Read<B> {
+    fd: SharedFd,
+    buf: B,
+    pos: u64,
+}
+
+impl<B: IoBufMut> Read<B> {
+    pub(crate) fn new(fd: SharedFd, buf: B, pos: u64) -> Self {
+        Read { fd, buf, pos }
+    }
+
+    fn len(&self) -> usize {
+        self.buf.bytes_total().min(MAX_RW)
+    }
+}
+
+// SAFETY: the SQE and the pool job point into `self.buf`, whose memory is
+// stable across moves (IoBufMut) and owned by the op value, which the runtime
+// keeps alive until the final completion or the job's return. The fd stays
+// open because the op holds a SharedFd clone.
+unsafe impl<B: IoBufMut> OpCode for Read<B> {
+    type Output = BufResult<usize, B>;
+    const CODE: u8 = opcode::Read::CODE;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let len = self.len() as u32;
+        opcode::Read::new(
+            types::Fd(self.fd.as_raw_fd()),
+            self.buf.stable_mut_ptr(),
+            len,
+        )
+        .offset(self.pos)
+        .build()
+    }
+
+    fn fallback(&mut self) -> io::Result<Fallback> {
+        Ok(Fallback::Blocking)
+    }
+
+    fn blocking_job(&mut self) -> BlockingJob {
+        let (fd, len, pos) = (self.fd.as_raw_fd(), self.len(), self.pos);
+        let ptr = self.buf.stable_mut_ptr() as usize;
+        let job = move || {
+            // SAFETY: a writable range of `len` bytes owned by the op (see below).
+            cvt(unsafe { libc::pread(fd, ptr as *mut libc::c_void, len, pos as i64) } as _)
+        };
+        // SAFETY: `ptr..ptr+len` lies in the op's buffer, kept alive and in
+        // place until the job returns (OpCode contract); only the raw fd
+        // number crosses threads, and the op's SharedFd keeps it open.
+        unsafe { BlockingJob::new(job) }
+    }
+
+    fn complete(mut self, c: Completion) -> BufResult<usize, B> {
+        let r = c.result.map(|n| {
+            let n = n as usize;
+            // SAFETY: the kernel (or pread) initialised the first `n` bytes,
+            // and `n <= len <= bytes_total`.
+            unsafe { self.buf.set_init(n) };
+            n
+        });
+        (r, self.buf)
+    }
+}
