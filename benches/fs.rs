@@ -17,13 +17,15 @@
 //! Each measurement runs its iterations inside one `block_on`. Compare with
 //! fio on the same file (`ioengine=io_uring` and `psync`).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ringloop::fs::File;
-use ringloop::{Backend, Builder, Runtime};
 
 const FILE_LEN: u64 = 256 << 20;
 const BLOCK: usize = 4096;
@@ -54,19 +56,6 @@ fn bench_file() -> PathBuf {
     p
 }
 
-fn runtimes() -> Vec<(Backend, Runtime)> {
-    [Backend::IoUring, Backend::Epoll]
-        .into_iter()
-        .filter_map(|b| match Builder::new().backend(b).build() {
-            Ok(rt) => Some((b, rt)),
-            Err(e) => {
-                eprintln!("skipping {b}: {e}");
-                None
-            }
-        })
-        .collect()
-}
-
 /// xorshift: the next 4 KiB-aligned offset.
 fn next_offset(x: &mut u64) -> u64 {
     *x ^= *x << 13;
@@ -86,7 +75,7 @@ async fn reads(f: Rc<File>, n: u64, mut seed: u64) {
 
 fn fs_benches(c: &mut Criterion) {
     let path = bench_file();
-    let rts = runtimes();
+    let rts = support::runtimes();
     let files: Vec<Rc<File>> = rts
         .iter()
         .map(|(_, rt)| Rc::new(rt.block_on(File::open(&path)).unwrap()))

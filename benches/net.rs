@@ -14,28 +14,18 @@
 //! `epoll`), printing the loop's counters per round trip; run it under
 //! `strace -c -f` to count every syscall.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use ringloop::io::{AsyncRead, AsyncWrite};
 use ringloop::net::{TcpListener, TcpStream};
-use ringloop::{Backend, Builder, Runtime};
+use ringloop::{Backend, Builder};
 
 const MSG: usize = 64;
 const CONNS: usize = 64;
-
-fn backends() -> Vec<(Backend, Runtime)> {
-    [Backend::IoUring, Backend::Epoll]
-        .into_iter()
-        .filter_map(|b| match Builder::new().backend(b).build() {
-            Ok(rt) => Some((b, rt)),
-            Err(e) => {
-                eprintln!("skipping {b}: {e}");
-                None
-            }
-        })
-        .collect()
-}
 
 async fn echo(s: TcpStream) {
     let mut buf = vec![0u8; MSG];
@@ -97,7 +87,7 @@ async fn clients(addr: std::net::SocketAddr, per_conn: u64) -> Duration {
 fn latency(c: &mut Criterion) {
     let mut g = c.benchmark_group("tcp_echo_latency");
     g.throughput(Throughput::Elements(1));
-    for (b, rt) in backends() {
+    for (b, rt) in support::runtimes() {
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
                 rt.block_on(async move {
@@ -117,7 +107,7 @@ fn latency(c: &mut Criterion) {
 fn many_connections(c: &mut Criterion) {
     let mut g = c.benchmark_group("tcp_echo_64conns");
     g.throughput(Throughput::Elements(1));
-    for (b, rt) in backends() {
+    for (b, rt) in support::runtimes() {
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
                 let per_conn = iters.div_ceil(CONNS as u64);

@@ -17,35 +17,21 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "support/mod.rs"]
+mod support;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ringloop::driver::{ops::Nop, Op};
-use ringloop::{Backend, Builder, Runtime};
-
-fn backends() -> Vec<(Backend, Runtime)> {
-    [Backend::IoUring, Backend::Epoll]
-        .into_iter()
-        .filter_map(|b| match Builder::new().backend(b).build() {
-            Ok(rt) => Some((b, rt)),
-            Err(e) => {
-                eprintln!("skipping {b}: {e}");
-                None
-            }
-        })
-        .collect()
-}
+use ringloop::{Backend, Builder};
+use support::{per_iter, runtimes};
 
 fn spawn_join(c: &mut Criterion) {
     let mut g = c.benchmark_group("spawn_join");
-    for (b, rt) in backends() {
+    for (b, rt) in runtimes() {
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
-                rt.block_on(async move {
-                    let t = Instant::now();
-                    for i in 0..iters {
-                        let v = ringloop::spawn(async move { i }).await.unwrap();
-                        std::hint::black_box(v);
-                    }
-                    t.elapsed()
+                per_iter(&rt, iters, |i| async move {
+                    ringloop::spawn(async move { i }).await.unwrap()
                 })
             })
         });
@@ -55,7 +41,7 @@ fn spawn_join(c: &mut Criterion) {
 
 fn yield_pingpong(c: &mut Criterion) {
     let mut g = c.benchmark_group("yield_pingpong");
-    for (b, rt) in backends() {
+    for (b, rt) in runtimes() {
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
                 rt.block_on(async move {
@@ -80,16 +66,10 @@ fn yield_pingpong(c: &mut Criterion) {
 
 fn nop_roundtrip(c: &mut Criterion) {
     let mut g = c.benchmark_group("nop_roundtrip");
-    for (b, rt) in backends() {
+    for (b, rt) in runtimes() {
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
-                rt.block_on(async move {
-                    let t = Instant::now();
-                    for _ in 0..iters {
-                        Op::new(Nop).await.unwrap();
-                    }
-                    t.elapsed()
-                })
+                per_iter(&rt, iters, |_| async { Op::new(Nop).await.unwrap() })
             })
         });
     }
@@ -99,15 +79,11 @@ fn nop_roundtrip(c: &mut Criterion) {
 fn timer_fire(c: &mut Criterion) {
     let mut g = c.benchmark_group("timer_fire");
     g.sample_size(20);
-    for (b, rt) in backends() {
+    for (b, rt) in runtimes() {
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
-                rt.block_on(async move {
-                    let t = Instant::now();
-                    for _ in 0..iters {
-                        ringloop::time::sleep(Duration::from_micros(20)).await;
-                    }
-                    t.elapsed()
+                per_iter(&rt, iters, |_| {
+                    ringloop::time::sleep(Duration::from_micros(20))
                 })
             })
         });
@@ -130,24 +106,14 @@ fn health_overhead(c: &mut Criterion) {
             let label = format!("{b}-{}", if on { "on" } else { "off" });
             g.bench_function(BenchmarkId::new("spawn_join", &label), |bench| {
                 bench.iter_custom(|iters| {
-                    rt.block_on(async move {
-                        let t = Instant::now();
-                        for i in 0..iters {
-                            std::hint::black_box(ringloop::spawn(async move { i }).await.unwrap());
-                        }
-                        t.elapsed()
+                    per_iter(&rt, iters, |i| async move {
+                        ringloop::spawn(async move { i }).await.unwrap()
                     })
                 })
             });
             g.bench_function(BenchmarkId::new("nop", &label), |bench| {
                 bench.iter_custom(|iters| {
-                    rt.block_on(async move {
-                        let t = Instant::now();
-                        for _ in 0..iters {
-                            Op::new(Nop).await.unwrap();
-                        }
-                        t.elapsed()
-                    })
+                    per_iter(&rt, iters, |_| async { Op::new(Nop).await.unwrap() })
                 })
             });
         }

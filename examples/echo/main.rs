@@ -21,7 +21,7 @@ mod server;
 mod shutdown;
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ringloop::{Backend, Builder};
 use server::{serve, Config, LoopStats};
@@ -31,20 +31,11 @@ const USAGE: &str = "usage: echo [--addr 127.0.0.1:7000] [--threads N] [--backen
 
 fn main() {
     let a = args::Args::parse(USAGE);
-    let backend: Backend = a
-        .get("backend", "auto".to_string())
-        .parse()
-        .unwrap_or_else(|e| {
-            eprintln!("error: {e}\n\n{USAGE}");
-            std::process::exit(2)
-        });
+    let backend: Backend = a.get("backend", Backend::Auto);
     let threads = a.get("threads", 1usize).max(1);
     let max_conns = a.get("max-conns", 10_000usize).max(1);
     let mut addr: SocketAddr = a.get("addr", "127.0.0.1:7000".parse().expect("valid default"));
-    let grace = args::duration(&a.get("grace", "5s".to_string())).unwrap_or_else(|e| {
-        eprintln!("error: --grace: {e}");
-        std::process::exit(2)
-    });
+    let grace = a.duration("grace", Duration::from_secs(5));
     if addr.port() == 0 {
         // Every loop must bind the same port: pick one first.
         addr = std::net::TcpListener::bind(addr)

@@ -26,23 +26,14 @@ const USAGE: &str =
 
 fn main() {
     let a = args::Args::parse(USAGE);
-    let backend: Backend = a
-        .get("backend", "auto".to_string())
-        .parse()
-        .unwrap_or_else(|e| {
-            eprintln!("error: {e}");
-            std::process::exit(2)
-        });
+    let backend: Backend = a.get("backend", Backend::Auto);
     let threads = a.get("threads", 1usize).max(1);
     let conns = a.get("conns", 64usize).max(1);
     let cfg = Config {
         addr: a.get("addr", "127.0.0.1:7000".parse().expect("valid default")),
         size: a.get("size", 64usize).max(1),
         pipeline: a.get("pipeline", 1usize).max(1),
-        duration: args::duration(&a.get("duration", "10s".to_string())).unwrap_or_else(|e| {
-            eprintln!("error: --duration: {e}");
-            std::process::exit(2)
-        }),
+        duration: a.duration("duration", Duration::from_secs(10)),
     };
     raise_nofile();
     let rt = Builder::new()

@@ -51,6 +51,14 @@ impl Args {
         }
     }
 
+    /// `--name` as a duration (`10s`, `500ms`, `2m`), or `default`.
+    pub fn duration(&self, name: &str, default: std::time::Duration) -> std::time::Duration {
+        match self.values.get(name) {
+            None => default,
+            Some(v) => duration(v).unwrap_or_else(|e| fail(self.usage, &format!("--{name}: {e}"))),
+        }
+    }
+
     /// Whether `--name` was given (as a switch or with a true value).
     pub fn flag(&self, name: &str) -> bool {
         self.values
