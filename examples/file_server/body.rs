@@ -107,7 +107,13 @@ fn eof(done: u64, len: u64) -> io::Error {
     )
 }
 
-async fn splice(sink: &Sink<'_>, file: &Rc<File>, start: u64, len: u64, sent: &mut u64) -> io::Result<()> {
+async fn splice(
+    sink: &Sink<'_>,
+    file: &Rc<File>,
+    start: u64,
+    len: u64,
+    sent: &mut u64,
+) -> io::Result<()> {
     let (r, w, cap) = {
         let mut slot = sink.pipe.borrow_mut();
         if slot.is_none() {
@@ -121,7 +127,11 @@ async fn splice(sink: &Sink<'_>, file: &Rc<File>, start: u64, len: u64, sent: &m
     while *sent < len {
         let want = (len - *sent).min(u64::from(cap)) as u32;
         let off = (start + *sent) as i64;
-        let n = within(sink.idle, Op::new(Splice::new(src.clone(), off, w.clone(), want))).await?;
+        let n = within(
+            sink.idle,
+            Op::new(Splice::new(src.clone(), off, w.clone(), want)),
+        )
+        .await?;
         if n == 0 {
             return Err(eof(*sent, len));
         }
@@ -142,7 +152,13 @@ async fn splice(sink: &Sink<'_>, file: &Rc<File>, start: u64, len: u64, sent: &m
     Ok(())
 }
 
-async fn sendfile(sink: &Sink<'_>, file: &Rc<File>, start: u64, len: u64, sent: &mut u64) -> io::Result<()> {
+async fn sendfile(
+    sink: &Sink<'_>,
+    file: &Rc<File>,
+    start: u64,
+    len: u64,
+    sent: &mut u64,
+) -> io::Result<()> {
     let sock: Rc<dyn AsRawFd> = sink.sock.clone();
     let src: Rc<dyn AsRawFd> = file.clone();
     while *sent < len {

@@ -14,17 +14,14 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use ringloop::buf::IoBuf;
-use ringloop::driver::Op;
-use ringloop::fs::File;
 use ringloop::io::{AsyncRead, AsyncWrite};
 use ringloop::net::TcpStream;
 
 use crate::body::{self, Pipe, Sink};
 use crate::http::{self, Parsed, Request};
-use crate::ops::OpenAt2;
-use crate::path::{self, PathError, RelPath};
-use crate::range::{self, Want};
 use crate::mime;
+use crate::path::{self, PathError};
+use crate::range::{self, Want};
 use crate::server::Shared;
 
 /// Bodies up to this size are read into the output buffer and sent with
@@ -64,7 +61,10 @@ impl Conn {
         let mut inb: Vec<u8> = Vec::with_capacity(IN_BUF);
         let mut out: Vec<u8> = Vec::with_capacity(4096 + SMALL_BODY as usize);
         let idle = self.shared.cfg.idle_timeout;
+        // The next head must be complete by then; moved on by each answer.
+        let mut deadline = Instant::now() + idle;
         'conn: loop {
+            let mut answered = false;
             // Answer every complete head in the buffer, in order.
             loop {
                 let started = Instant::now();
@@ -82,6 +82,7 @@ impl Conn {
                             Err(_) => return, // mid-body: nothing else can be sent
                         };
                         self.log(&req.method, &req.target, a.status, a.bytes, started);
+                        answered = true;
                         if a.close {
                             break 'conn;
                         }
@@ -94,13 +95,24 @@ impl Conn {
                     None => return,
                 }
             }
+            if answered {
+                deadline = Instant::now() + idle;
+            }
             if self.shared.stopping() && inb.is_empty() {
                 break;
             }
             // Read more of the next head, by the head deadline.
-            let deadline = Instant::now() + idle;
-            let read = self.sock.read(inb.slice(inb.len()..));
-            let r = self.shared.unless_stopped(self.id, inb.is_empty(), ringloop::time::timeout_at(deadline, read)).await;
+            let idle_now = inb.is_empty();
+            let filled = inb.len();
+            let read = self.sock.read(inb.slice(filled..));
+            let r = self
+                .shared
+                .unless_stopped(
+                    self.id,
+                    idle_now,
+                    ringloop::time::timeout_at(deadline, read),
+                )
+                .await;
             let (r, b) = match r {
                 Some(Ok(rb)) => rb,
                 // Timed out or told to stop: the buffer went with the read.
@@ -138,7 +150,12 @@ impl Conn {
     /// close into a reset that could destroy the answer in flight.
     async fn linger(&self) {
         let _ = self.sock.shutdown(std::net::Shutdown::Write).await;
-        let deadline = Instant::now() + self.shared.cfg.idle_timeout.min(std::time::Duration::from_secs(1));
+        let deadline = Instant::now()
+            + self
+                .shared
+                .cfg
+                .idle_timeout
+                .min(std::time::Duration::from_secs(1));
         let mut buf = Vec::with_capacity(4096);
         for _ in 0..16 {
             buf.clear();
@@ -156,37 +173,6 @@ impl Conn {
         }
     }
 
-    async fn open(&self, rel: &RelPath) -> io::Result<File> {
-        let root = self.shared.cfg.root.clone();
-        let fd = Op::new(OpenAt2::new(root, rel.path.clone())).await?;
-        Ok(File::from_std(std::fs::File::from(fd)))
-    }
-
-    /// Opens the target (or its index.html) as a regular file.
-    async fn open_target(&self, rel: RelPath) -> Result<(File, RelPath, ringloop::fs::Metadata), u16> {
-        let miss = |e: io::Error| match e.raw_os_error() {
-            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => 503,
-            _ => 404,
-        };
-        let f = self.open(&rel).await.map_err(miss)?;
-        let meta = f.metadata().await.map_err(|_| 404u16)?;
-        if meta.is_file() {
-            return Ok((f, rel, meta));
-        }
-        if !meta.is_dir() {
-            return Err(404);
-        }
-        drop(f);
-        let index = path::index_of(&rel);
-        let f = self.open(&index).await.map_err(miss)?;
-        let meta = f.metadata().await.map_err(|_| 404u16)?;
-        if meta.is_file() {
-            Ok((f, index, meta))
-        } else {
-            Err(404)
-        }
-    }
-
     /// Appends the answer to `req` to `out`, or writes it (with its body)
     /// when the body takes the zero-copy path.
     async fn answer(&self, req: &Request, out: &mut Vec<u8>) -> io::Result<Answer> {
@@ -195,7 +181,11 @@ impl Conn {
         let fail = |out: &mut Vec<u8>, status: u16| -> io::Result<Answer> {
             let close = !keep || status >= 500;
             let bytes = http::error(out, status, !close, req.minor, head_only);
-            Ok(Answer { status, bytes, close })
+            Ok(Answer {
+                status,
+                bytes,
+                close,
+            })
         };
         if req.method != "GET" && !head_only {
             return fail(out, 405);
@@ -205,7 +195,7 @@ impl Conn {
             Err(PathError::Malformed) => return fail(out, 400),
             Err(PathError::Refused) => return fail(out, 404),
         };
-        let (file, rel, meta) = match self.open_target(rel).await {
+        let (file, rel, meta) = match crate::open::open_target(&self.shared.cfg.root, rel).await {
             Ok(x) => x,
             Err(status) => return fail(out, status),
         };
@@ -217,7 +207,11 @@ impl Conn {
                 http::start(out, 416);
                 http::header(out, "Content-Range", format_args!("bytes */{size}"));
                 http::end(out, 0, keep, req.minor);
-                return Ok(Answer { status: 416, bytes: 0, close: !keep });
+                return Ok(Answer {
+                    status: 416,
+                    bytes: 0,
+                    close: !keep,
+                });
             }
         };
         let mark = out.len();
@@ -231,28 +225,45 @@ impl Conn {
         out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
         if status == 206 {
             let last = start + len - 1;
-            http::header(out, "Content-Range", format_args!("bytes {start}-{last}/{size}"));
+            http::header(
+                out,
+                "Content-Range",
+                format_args!("bytes {start}-{last}/{size}"),
+            );
         }
         http::end(out, len, keep, req.minor);
         let close = !keep;
         if head_only || len == 0 {
-            return Ok(Answer { status, bytes: 0, close });
+            return Ok(Answer {
+                status,
+                bytes: 0,
+                close,
+            });
         }
         if len <= SMALL_BODY {
             out.reserve(len as usize);
             let at = out.len();
             let buf = std::mem::take(out);
-            let (r, b) = file.read_exact_at(buf.slice(at..at + len as usize), start).await;
+            let (r, b) = file
+                .read_exact_at(buf.slice(at..at + len as usize), start)
+                .await;
             *out = b.into_inner();
             if r.is_err() {
                 // The file shrank under us: answer 500 instead.
                 out.truncate(mark);
                 return fail(out, 500);
             }
-            return Ok(Answer { status, bytes: len, close });
+            return Ok(Answer {
+                status,
+                bytes: len,
+                close,
+            });
         }
         // Large: send the head (and anything before it), then the body.
-        let o = self.flush(std::mem::take(out)).await.ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        let o = self
+            .flush(std::mem::take(out))
+            .await
+            .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
         *out = o;
         let sink = Sink {
             sock: &self.sock,
@@ -260,6 +271,10 @@ impl Conn {
             idle: self.shared.cfg.idle_timeout,
         };
         let bytes = body::send(&sink, &Rc::new(file), start, len).await?;
-        Ok(Answer { status, bytes, close })
+        Ok(Answer {
+            status,
+            bytes,
+            close,
+        })
     }
 }

@@ -63,7 +63,9 @@ pub fn parse(buf: &[u8]) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let n = match req.parse(buf) {
-        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Parsed::Error(too_large(buf)),
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
+            return Parsed::Error(too_large(buf))
+        }
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Ok(httparse::Status::Complete(n)) => n,
         Err(httparse::Error::Version) => return Parsed::Error(505),
@@ -88,7 +90,10 @@ pub fn parse(buf: &[u8]) -> Parsed {
             close |= has_token(h.value, "close");
             keep |= has_token(h.value, "keep-alive");
         } else if name.eq_ignore_ascii_case("content-length") {
-            match std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+            match std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
                 Some(0) => {}
                 Some(_) => body = true,
                 None => return Parsed::Error(400),

@@ -1,11 +1,7 @@
-//! The file server's own operations: the runtime's seam is open, so an
-//! application may add `OpCode`s the library crates do not have.
+//! The body path's own operations: the runtime's seam is open, so an
+//! application may add `OpCode`s the library crates do not have (see also
+//! `OpenAt2` in `open.rs`).
 //!
-//! - [`OpenAt2`]: `openat2(2)` relative to the root directory fd with
-//!   `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`, so the *kernel* refuses any
-//!   path that leaves the root (`..`, absolute symlinks, symlinks pointing
-//!   out). io_uring: an `IORING_OP_OPENAT2` SQE (5.6). epoll: the syscall on
-//!   the blocking pool.
 //! - [`Splice`]: `IORING_OP_SPLICE` (5.7), file → pipe → socket without a
 //!   userspace copy. io_uring only; its fallback is "unsupported", and the
 //!   body code then uses read + write.
@@ -14,135 +10,16 @@
 //! - [`PollOut`]: waits until a socket is writable (`POLL_ADD`), for a
 //!   splice into a full socket that answered `EAGAIN`.
 //!
-//! Every op owns what its SQE or syscall points to (path, `open_how`) and a
-//! reference to every fd it names, so a dropped future (a timeout, a
-//! closed connection) never leaves the kernel acting on a closed fd.
+//! Every op holds a reference to each fd it names, so a dropped future (a
+//! timeout, a closed connection) never leaves the kernel acting on a closed
+//! or reused fd.
 
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use ringloop::driver::io_uring::{opcode, squeue, types};
-use ringloop::driver::{BlockingJob, Completion, Fallback, Interest, OpCode, NO_OPCODE};
-
-/// `O_*` flags of every file the server opens. `O_NONBLOCK` makes opening
-/// a FIFO return at once instead of waiting for a writer (it is refused
-/// later as not a regular file); it changes nothing for regular files.
-const OPEN_FLAGS: i32 = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK;
-const RESOLVE: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
-
-fn open_how() -> types::OpenHow {
-    types::OpenHow::new()
-        .flags(OPEN_FLAGS as u64)
-        .resolve(RESOLVE)
-}
-
-fn openat2_now(dirfd: RawFd, path: *const libc::c_char, how: *const types::OpenHow) -> io::Result<u32> {
-    // SAFETY: `path` is a NUL-terminated string and `how` an `open_how`
-    // (`OpenHow` is `repr(transparent)` over it), both valid for the call
-    // (callers' contract); the size passed is that struct's.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            path,
-            how,
-            std::mem::size_of::<types::OpenHow>(),
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r as u32)
-    }
-}
-
-/// Opens the served root (`O_PATH | O_DIRECTORY`) and checks that the
-/// kernel has `openat2` (5.6): without it the server refuses to start
-/// rather than serve without the kernel's `RESOLVE_BENEATH` check.
-pub fn open_root(dir: &std::path::Path) -> io::Result<OwnedFd> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-        .open(dir)
-        .map_err(|e| io::Error::new(e.kind(), format!("root {dir:?}: {e}")))?;
-    let root = OwnedFd::from(f);
-    let how = open_how();
-    match openat2_now(root.as_raw_fd(), c".".as_ptr(), &how) {
-        // SAFETY: openat2 returned a new fd that nothing else owns.
-        Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-            return Err(io::Error::new(
-                e.kind(),
-                "openat2(2) is missing (Linux < 5.6): refusing to serve without RESOLVE_BENEATH",
-            ))
-        }
-        Err(e) => return Err(io::Error::new(e.kind(), format!("openat2 on root {dir:?}: {e}"))),
-    }
-    Ok(root)
-}
-
-/// `openat2(root, path, O_RDONLY, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`.
-pub struct OpenAt2 {
-    /// Keeps the directory fd open while the kernel or a pool thread uses it.
-    root: Arc<OwnedFd>,
-    path: CString,
-    how: types::OpenHow,
-}
-
-impl OpenAt2 {
-    pub fn new(root: Arc<OwnedFd>, path: CString) -> Self {
-        OpenAt2 {
-            root,
-            path,
-            how: open_how(),
-        }
-    }
-}
-
-// SAFETY: the SQE points at `self.path` (heap, owned) and `self.how`
-// (inline in the boxed op, whose address the runtime keeps stable) and
-// names `self.root`, which the op keeps open.
-unsafe impl OpCode for OpenAt2 {
-    type Output = io::Result<OwnedFd>;
-    const CODE: u8 = opcode::OpenAt2::CODE;
-
-    fn sqe(&mut self) -> squeue::Entry {
-        opcode::OpenAt2::new(
-            types::Fd(self.root.as_raw_fd()),
-            self.path.as_ptr(),
-            &self.how,
-        )
-        .build()
-    }
-
-    fn fallback(&mut self) -> io::Result<Fallback> {
-        Ok(Fallback::Blocking)
-    }
-
-    fn blocking_job(&mut self) -> BlockingJob {
-        let dirfd = self.root.as_raw_fd();
-        // Addresses cross to the pool thread as integers; see SAFETY below.
-        let path = self.path.as_ptr() as usize;
-        let how = &self.how as *const types::OpenHow as usize;
-        // SAFETY: `path` and `how` point into this op, which the runtime
-        // keeps alive and unmoved until the job returns (BlockingJob
-        // contract); `root` keeps `dirfd` open as long.
-        unsafe {
-            BlockingJob::new(move || {
-                openat2_now(dirfd, path as *const libc::c_char, how as *const types::OpenHow)
-            })
-        }
-    }
-
-    fn complete(self, c: Completion) -> io::Result<OwnedFd> {
-        // SAFETY: a successful openat2 returns a new fd owned by no one else.
-        c.result.map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-    }
-}
+use ringloop::driver::{Completion, Fallback, Interest, OpCode, NO_OPCODE};
 
 /// `splice(fd_in, off_in, fd_out, -1, len)`; one side must be a pipe.
 pub struct Splice {

@@ -89,9 +89,7 @@ pub fn resolve(target: &str) -> Result<RelPath, PathError> {
             return Err(PathError::Refused);
         }
         let d = decode(seg)?;
-        let bad = d == b"."
-            || d == b".."
-            || d.iter().any(|&b| b == b'/' || b == b'\\' || b == 0);
+        let bad = d == b"." || d == b".." || d.iter().any(|&b| b == b'/' || b == b'\\' || b == 0);
         if bad {
             return Err(PathError::Refused);
         }

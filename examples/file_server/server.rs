@@ -24,7 +24,7 @@ use crate::shutdown;
 #[derive(Debug)]
 pub struct Config {
     pub addr: SocketAddr,
-    /// The served directory (`O_PATH`), opened once by [`crate::ops::open_root`].
+    /// The served directory (`O_PATH`), opened once by [`crate::open::open_root`].
     pub root: Arc<OwnedFd>,
     pub max_conns_per_loop: usize,
     pub idle_timeout: Duration,
@@ -60,7 +60,12 @@ impl Shared {
 
     /// Runs `fut`; when `idle` (no request under way), gives up with `None`
     /// as soon as the loop stops.
-    pub async fn unless_stopped<F: Future>(&self, id: u64, idle: bool, fut: F) -> Option<F::Output> {
+    pub async fn unless_stopped<F: Future>(
+        &self,
+        id: u64,
+        idle: bool,
+        fut: F,
+    ) -> Option<F::Output> {
         struct Unlist<'a>(&'a Shared, u64);
         impl Drop for Unlist<'_> {
             fn drop(&mut self) {
@@ -143,7 +148,10 @@ pub async fn serve(cfg: Arc<Config>, bound: impl FnOnce(SocketAddr)) -> Result<L
     let mut incoming = listener.incoming();
     let mut next_id = 0u64;
     loop {
-        let next = shutdown::or_stop(poll_fn(|cx| std::pin::Pin::new(&mut incoming).poll_next(cx))).await;
+        let next = shutdown::or_stop(poll_fn(|cx| {
+            std::pin::Pin::new(&mut incoming).poll_next(cx)
+        }))
+        .await;
         let stream = match next {
             None | Some(None) => break,
             Some(Some(Ok(s))) => s,
