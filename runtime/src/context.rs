@@ -32,6 +32,12 @@ pub(crate) struct LoopCtx {
     pub(crate) now_ticks: Cell<u64>,
     /// The stall threshold in ticks.
     pub(crate) stall_ticks: Option<u64>,
+    /// Polls longer than this take the slow path (a new longest poll, or a
+    /// stall): `min(longest so far, stall threshold)`, so the common case
+    /// is one compare.
+    pub(crate) slow_ticks: Cell<u64>,
+    /// Whether the clock is the TSC (cached from `metrics::clock`).
+    pub(crate) tsc: bool,
     /// Cooperative budget of the task being polled: operations that
     /// complete without waiting spend it; at zero they yield.
     pub(crate) coop: Cell<u32>,
@@ -44,7 +50,7 @@ impl LoopCtx {
     /// Reads the clock, caches and returns it (ticks).
     #[inline]
     pub(crate) fn clock(&self) -> u64 {
-        let t = crate::metrics::clock::now();
+        let t = crate::metrics::clock::now_with(self.tsc);
         self.now_ticks.set(t);
         t
     }

@@ -90,6 +90,8 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
                 .health
                 .stall_threshold
                 .map(|d| crate::metrics::clock::from_ns(d.as_nanos().min(u64::MAX as u128) as u64)),
+            slow_ticks: std::cell::Cell::new(0),
+            tsc: crate::metrics::clock::is_tsc(),
             coop: std::cell::Cell::new(crate::context::COOP_BUDGET),
         }),
         fallback,

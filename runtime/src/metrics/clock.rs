@@ -89,11 +89,21 @@ pub(crate) fn init() {
 /// The current tick.
 #[inline]
 pub(crate) fn now() -> u64 {
-    let c = calibration();
-    if c.tsc {
+    now_with(calibration().tsc)
+}
+
+/// Whether ticks are TSC cycles (cache it to skip the lookup in [`now_with`]).
+pub(crate) fn is_tsc() -> bool {
+    calibration().tsc
+}
+
+/// The current tick, with the result of [`is_tsc`] cached by the caller.
+#[inline]
+pub(crate) fn now_with(tsc: bool) -> u64 {
+    if tsc {
         rdtsc()
     } else {
-        c.origin.elapsed().as_nanos() as u64
+        calibration().origin.elapsed().as_nanos() as u64
     }
 }
 

@@ -94,6 +94,10 @@ impl LoopMetrics {
         }
     }
 
+    pub(crate) fn longest_poll_ticks(&self) -> u64 {
+        self.longest_poll_ticks.get()
+    }
+
     pub(crate) fn snapshot(&self, backend: Backend) -> MetricsSnapshot {
         let longest_poll = self
             .longest_poll_at
