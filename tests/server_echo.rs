@@ -126,3 +126,39 @@ each_backend!(max_conns_holds_new_connections_back, |b: Backend| {
     drop((c, third));
     srv.stop();
 });
+
+each_backend!(slow_reader_gets_backpressure, |b: Backend| {
+    // A client that writes and never reads: the server must stop reading
+    // from it once the echo cannot be written (its buffer is 16 KiB), so
+    // the client's writes stall instead of the server buffering everything.
+    let srv = start(b, 1, 16);
+    let mut s = std::net::TcpStream::connect(srv.addr).unwrap();
+    s.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut sent = 0usize;
+    let limit = 256 * 1024 * 1024;
+    while sent < limit {
+        match s.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{e}"
+                );
+                break;
+            }
+        }
+    }
+    // Socket buffers on both sides plus the server's 16 KiB: a few MiB.
+    assert!(
+        sent < limit,
+        "server kept reading from a client that never reads: {sent} bytes"
+    );
+    eprintln!("{b}: writes stalled after {} KiB", sent / 1024);
+    drop(s);
+    srv.stop();
+});

@@ -153,7 +153,7 @@ impl Builder {
 
     /// Polls longer than `threshold` count as stalls and go to the
     /// [`on_stall`](Self::on_stall) callback; `None` turns the detector off.
-    /// Default: 10 ms.
+    /// Default: 5 ms.
     pub fn stall_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
         self.health.stall_threshold = threshold;
         self

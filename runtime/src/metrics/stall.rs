@@ -59,7 +59,7 @@ impl Default for HealthConfig {
     fn default() -> Self {
         HealthConfig {
             timing: true,
-            stall_threshold: Some(Duration::from_millis(10)),
+            stall_threshold: Some(Duration::from_millis(5)),
             on_stall: None,
         }
     }
