@@ -23,7 +23,7 @@ mod shutdown;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ringloop::{Backend, Builder};
+use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
 const USAGE: &str = "usage: echo [--addr 127.0.0.1:7000] [--threads N] [--backend auto|uring|epoll]
@@ -52,24 +52,7 @@ fn main() {
         buf: a.get("buf", 16 * 1024usize).max(1),
     };
 
-    let rt = Builder::new()
-        .backend(backend)
-        .threads(threads)
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("error: cannot start the runtime: {e}");
-            std::process::exit(1)
-        });
-    let handles = rt.handles();
-    shutdown::on_signal(move |sig| {
-        eprintln!("echo: signal {sig}, stopping (grace {grace:?})");
-        for h in &handles {
-            drop(h.spawn(async { shutdown::trigger() }));
-        }
-    });
-    if let Some(why) = rt.fallback_reason() {
-        eprintln!("echo: io_uring unavailable ({why}); using epoll");
-    }
+    let rt = shutdown::runtime_stopped_by_signals("echo", backend, threads);
     println!(
         "echo: listening on {addr} with {threads} loop(s) on {} ({} conns per loop at most)",
         rt.backend(),

@@ -39,7 +39,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringloop::{Backend, Builder};
+use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
 const USAGE: &str = "usage: file_server --root DIR [--addr 127.0.0.1:8080] [--threads N]
@@ -86,21 +86,7 @@ fn main() {
         log: a.flag("log"),
     });
 
-    let rt = Builder::new()
-        .backend(backend)
-        .threads(threads)
-        .build()
-        .unwrap_or_else(|e| fail(format!("cannot start the runtime: {e}"), 1));
-    let handles = rt.handles();
-    shutdown::on_signal(move |sig| {
-        eprintln!("file_server: signal {sig}, stopping");
-        for h in &handles {
-            drop(h.spawn(async { shutdown::trigger() }));
-        }
-    });
-    if let Some(why) = rt.fallback_reason() {
-        eprintln!("file_server: io_uring unavailable ({why}); using epoll");
-    }
+    let rt = shutdown::runtime_stopped_by_signals("file_server", backend, threads);
     println!(
         "file_server: serving {root_dir} on http://{addr} with {threads} loop(s) on {}",
         rt.backend()

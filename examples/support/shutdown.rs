@@ -54,6 +54,35 @@ pub async fn or_stop<F: Future>(fut: F) -> Option<F::Output> {
     .await
 }
 
+/// Builds a runtime with `backend` and `threads` loops (exits with a
+/// message if it cannot start), says on stderr when io_uring fell back, and
+/// makes SIGINT/SIGTERM stop every loop (see [`trigger`]).
+pub fn runtime_stopped_by_signals(
+    name: &'static str,
+    backend: ringloop::Backend,
+    threads: usize,
+) -> ringloop::Runtime {
+    let rt = ringloop::Builder::new()
+        .backend(backend)
+        .threads(threads)
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            std::process::exit(1)
+        });
+    let handles = rt.handles();
+    on_signal(move |sig| {
+        eprintln!("{name}: signal {sig}, stopping");
+        for h in &handles {
+            drop(h.spawn(async { trigger() }));
+        }
+    });
+    if let Some(why) = rt.fallback_reason() {
+        eprintln!("{name}: io_uring unavailable ({why}); using epoll");
+    }
+    rt
+}
+
 /// Blocks SIGINT and SIGTERM in this thread and every thread it starts
 /// later, and starts a thread that calls `on_signal` when one arrives.
 pub fn on_signal(on_signal: impl FnOnce(i32) + Send + 'static) {
