@@ -12,14 +12,10 @@ use ringloop::Backend;
 /// The two backends' tests count this process's fds: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 each_backend!(dropped_opens_close_their_fd, |b: Backend| {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = std::env::temp_dir().join(format!("ringloop-orphan-{b}-{}", std::process::id()));
-    let before = open_fds();
+    let before = util::open_fds();
     let rt = util::rt(b);
     rt.block_on(async {
         fs::create_dir_all(&dir).await.unwrap();
@@ -37,5 +33,5 @@ each_backend!(dropped_opens_close_their_fd, |b: Backend| {
         fs::remove_dir(&dir).await.unwrap();
     });
     drop(rt);
-    assert_eq!(open_fds(), before, "fds leaked by dropped opens");
+    assert_eq!(util::open_fds(), before, "fds leaked by dropped opens");
 });

@@ -100,7 +100,7 @@ each_backend!(echo_one_connection, |b: Backend| {
 });
 
 each_backend!(thousand_connections_hundred_messages, |b: Backend| {
-    let limit = net_util::raise_nofile();
+    let limit = util::raise_nofile();
     assert!(
         limit >= 2100,
         "need ~2100 fds for 1000 connections, have {limit}"

@@ -9,12 +9,17 @@
 //! that the driver never reads a freed op value.
 mod util;
 
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use ringloop::driver::io_uring::{opcode, squeue, types};
-use ringloop::driver::ops::Timeout;
+use ringloop::driver::ops::{Nop, Timeout};
 use ringloop::driver::{BlockingJob, Completion, Fallback, Interest, Op, OpCode};
 use ringloop::fd::SharedFd;
 use ringloop::time::timeout;
@@ -88,22 +93,6 @@ fn pipe() -> (SharedFd, OwnedFd) {
 /// The fd count is process-wide: the scenarios run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn raise_nofile() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: valid pointer to an rlimit.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    lim.rlim_cur = lim.rlim_max;
-    // SAFETY: as above.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
-}
-
 /// Number of ops per scenario; smaller under valgrind, which is ~50x slower.
 fn ops() -> usize {
     std::env::var("RINGLOOP_DROP_OPS")
@@ -134,19 +123,19 @@ async fn start_ops(n: usize) -> (Vec<ringloop::JoinHandle<()>>, OwnedFd) {
             })
         })
         .collect();
-    // Let every task run once so every op is submitted.
-    for _ in 0..4 {
-        ringloop::yield_now().await;
-    }
-    ringloop::time::sleep(Duration::from_millis(1)).await;
+    // The run queue is FIFO: after one yield every task has run once and
+    // started its op. A Nop round trip then needs a driver turn, which
+    // hands every queued SQE to the kernel (epoll registers on first poll).
+    ringloop::yield_now().await;
+    Op::new(Nop).await.unwrap();
     (hs, wr)
 }
 
 each_backend!(abort_ten_thousand_in_flight, |b: Backend| {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    raise_nofile();
+    util::raise_nofile();
     let n = ops();
-    let before = open_fds();
+    let before = util::open_fds();
     let rt = util::rt(b);
     rt.block_on(async {
         let (hs, wr) = start_ops(n).await;
@@ -177,14 +166,14 @@ each_backend!(abort_ten_thousand_in_flight, |b: Backend| {
     });
     assert_eq!(rt.debug_resources(), [0, 0, 0, 0]);
     drop(rt);
-    assert_eq!(open_fds(), before, "no fd leaked");
+    assert_eq!(util::open_fds(), before, "no fd leaked");
 });
 
 each_backend!(shutdown_with_ten_thousand_in_flight, |b: Backend| {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    raise_nofile();
+    util::raise_nofile();
     let n = ops();
-    let before = open_fds();
+    let before = util::open_fds();
     let rt = util::rt(b);
     let wr = rt.block_on(async {
         let (hs, wr) = start_ops(n).await;
@@ -196,5 +185,98 @@ each_backend!(shutdown_with_ten_thousand_in_flight, |b: Backend| {
     // Drop cancels every op and waits for every final completion.
     drop(rt);
     drop(wr);
-    assert_eq!(open_fds(), before, "no fd leaked");
+    assert_eq!(util::open_fds(), before, "no fd leaked");
 });
+
+/// Wakes a waker when dropped: shows when the runtime freed an op value.
+struct DropSignal {
+    freed: Arc<AtomicBool>,
+    waker: Arc<Mutex<Option<Waker>>>,
+}
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        self.freed.store(true, Ordering::SeqCst);
+        if let Some(w) = self.waker.lock().unwrap().take() {
+            w.wake();
+        }
+    }
+}
+
+/// An op with no io_uring opcode: its job blocks until `release` is sent.
+struct BlockedJob {
+    release: Option<mpsc::Receiver<()>>,
+    _signal: DropSignal,
+}
+
+// SAFETY: the job touches no memory of the op value.
+unsafe impl OpCode for BlockedJob {
+    type Output = io::Result<u32>;
+    const CODE: u8 = ringloop::driver::NO_OPCODE;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        unreachable!("NO_OPCODE never takes the completion path")
+    }
+    fn fallback(&mut self) -> io::Result<Fallback> {
+        Ok(Fallback::Blocking)
+    }
+    fn blocking_job(&mut self) -> BlockingJob {
+        let rx = self.release.take().expect("called once");
+        // SAFETY: the closure owns its receiver and touches nothing else.
+        unsafe { BlockingJob::new(move || rx.recv().map(|()| 0).map_err(io::Error::other)) }
+    }
+    fn complete(self, c: Completion) -> io::Result<u32> {
+        c.result
+    }
+}
+
+each_backend!(
+    dropped_pool_op_is_freed_when_its_job_returns,
+    |b: Backend| {
+        let rt = util::rt(b);
+        rt.block_on(async {
+            let freed = Arc::new(AtomicBool::new(false));
+            let waker = Arc::new(Mutex::new(None::<Waker>));
+            let (tx, rx) = mpsc::channel();
+            let mut op = Op::new(BlockedJob {
+                release: Some(rx),
+                _signal: DropSignal {
+                    freed: freed.clone(),
+                    waker: waker.clone(),
+                },
+            });
+            // Start it (the job goes to the pool), then drop it mid-flight.
+            assert!(poll_fn(|cx| Poll::Ready(Pin::new(&mut op).poll(cx)))
+                .await
+                .is_pending());
+            drop(op);
+            assert!(
+                !freed.load(Ordering::SeqCst),
+                "freed while a pool thread may use it"
+            );
+            assert_eq!(rt.debug_resources()[2], 1, "the driver holds the orphan");
+            tx.send(()).unwrap();
+            // Nothing else wakes this loop: only the job's return can unpark
+            // the driver, which frees the value, whose drop wakes us.
+            // The bound's timer would also turn the loop (and so free the
+            // value): it must not be what ended the wait.
+            let deadline = std::time::Instant::now() + util::LIMIT;
+            let _ = ringloop::time::timeout_at(
+                deadline,
+                poll_fn(|cx| {
+                    if freed.load(Ordering::SeqCst) {
+                        return Poll::Ready(());
+                    }
+                    *waker.lock().unwrap() = Some(cx.waker().clone());
+                    Poll::Pending
+                }),
+            )
+            .await;
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the loop was not unparked when the job returned"
+            );
+        });
+        assert_eq!(rt.debug_resources(), [0, 0, 0, 0]);
+    }
+);

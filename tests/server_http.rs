@@ -303,7 +303,7 @@ each_backend!(over_max_conns_is_503, |b| {
 });
 
 each_backend!(a_thousand_concurrent_connections, |b| {
-    let limit = server_util::raise_nofile();
+    let limit = util::raise_nofile();
     let n = if limit >= 2_300 {
         1_000
     } else {

@@ -123,7 +123,8 @@ impl Runtime {
             })
             .collect();
         let results = self.block_on(async move {
-            let first = executor_spawn_local(factory(0)).await;
+            // Spawned, so its panic becomes a JoinError like the workers'.
+            let first = crate::spawn(factory(0)).await;
             let mut out = vec![first];
             for h in handles {
                 out.push(h.await);
@@ -203,12 +204,6 @@ impl Runtime {
             d.registered_fds(),
         ]
     }
-}
-
-/// Spawns on the current loop and returns a handle whose output is a
-/// `Result`, like the workers'.
-fn executor_spawn_local<F: Future + 'static>(fut: F) -> crate::JoinHandle<F::Output> {
-    crate::spawn(fut)
 }
 
 impl Runtime {

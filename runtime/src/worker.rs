@@ -42,12 +42,17 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
     crate::metrics::clock::init();
     let metrics = Arc::new(LoopMetrics::default());
     let shared = Shared::new(metrics.clone())?;
+    // Waking `shared` unparks this loop: the driver's waker for pool jobs
+    // whose operation was dropped.
+    let unpark = std::task::Waker::from(shared.clone());
     let make = |kind| {
+        let pool = pool.clone();
         Driver::new(
             kind,
             ring_entries,
             shared.wake_fd(),
-            pool.clone(),
+            pool,
+            unpark.clone(),
             metrics.clone(),
         )
     };

@@ -7,22 +7,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
-pub fn raise_nofile() -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `r` is a valid out-pointer.
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
-    if r.rlim_cur < r.rlim_max {
-        r.rlim_cur = r.rlim_max;
-        // SAFETY: `r` is a valid rlimit.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
-    }
-    r.rlim_cur
-}
-
 /// Polls `fut` exactly once with the task's real waker; `true` if it finished.
 pub async fn poll_once<F: Future + Unpin>(fut: &mut F) -> bool {
     poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx).is_ready())).await

@@ -275,22 +275,6 @@ pub fn request(server: &Server, raw: &str) -> Response {
     c.response(head)
 }
 
-/// Raises the soft limit on open files to the hard limit; returns it.
-pub fn raise_nofile() -> u64 {
-    let mut l = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
-        l.rlim_cur = l.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &l);
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
-    }
-    l.rlim_cur
-}
-
 /// This process's resident set size in KiB (`VmRSS`).
 pub fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

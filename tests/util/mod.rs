@@ -31,6 +31,29 @@ pub fn rt(b: Backend) -> Runtime {
         .unwrap_or_else(|e| panic!("cannot build a {b} runtime: {e}"))
 }
 
+/// Number of fds this process has open (the count is process-wide: tests
+/// that compare it run one at a time).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft
+/// limit.
+pub fn raise_nofile() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a valid out-pointer.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+    if r.rlim_cur < r.rlim_max {
+        r.rlim_cur = r.rlim_max;
+        // SAFETY: `r` is a valid rlimit.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
+    }
+    r.rlim_cur
+}
+
 /// Upper bound for any wait in a test; generous for valgrind and busy CI.
 pub const LIMIT: Duration = Duration::from_secs(60);
 

@@ -30,11 +30,14 @@ mod op;
 mod opcode;
 pub mod ops;
 mod orphan;
+mod start;
 mod uring;
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -64,22 +67,27 @@ enum Inner {
 
 /// A pool job whose operation future was dropped: the value stays here until
 /// the job has returned, then consumes its result like an io_uring orphan.
+/// The job's handle holds the loop's unpark waker, so its return ends the
+/// driver's wait and the memory is released on that turn.
 struct PoolOrphan {
     job: JoinHandle<io::Result<u32>>,
     data: Box<dyn Orphan>,
 }
 
+/// A pool job's output as the completion its operation consumes.
+fn job_completion(out: Option<Result<io::Result<u32>, crate::JoinError>>) -> Completion {
+    let result = out
+        .unwrap_or_else(|| Err(crate::JoinError::cancelled()))
+        .map_err(io::Error::from)
+        .and_then(|r| r);
+    Completion { result, flags: 0 }
+}
+
 impl PoolOrphan {
     fn into_done(self) -> Done {
-        let result = self
-            .job
-            .try_take()
-            .unwrap_or_else(|| Err(crate::JoinError::cancelled()))
-            .map_err(io::Error::from)
-            .and_then(|r| r);
         Done {
             data: self.data,
-            cqes: vec![Completion { result, flags: 0 }],
+            cqes: vec![job_completion(self.job.try_take())],
         }
     }
 }
@@ -90,6 +98,8 @@ pub(crate) struct Driver {
     pool: Arc<Pool>,
     orphans: Vec<PoolOrphan>,
     done: Vec<Done>,
+    /// Unparks this loop (from any thread).
+    unpark: Waker,
     pub(crate) metrics: Arc<LoopMetrics>,
 }
 
@@ -100,6 +110,7 @@ impl Driver {
         ring_entries: u32,
         wake_fd: RawFd,
         pool: Arc<Pool>,
+        unpark: Waker,
         metrics: Arc<LoopMetrics>,
     ) -> io::Result<Driver> {
         let inner = match kind {
@@ -116,6 +127,7 @@ impl Driver {
             pool,
             orphans: Vec::new(),
             done: Vec::new(),
+            unpark,
             metrics,
         })
     }
@@ -242,20 +254,24 @@ impl Driver {
     }
 
     /// A pool op's future was dropped before its job returned.
-    pub(crate) fn orphan_job(&mut self, job: JoinHandle<io::Result<u32>>, data: Box<dyn Orphan>) {
-        self.orphans.push(PoolOrphan { job, data });
+    pub(crate) fn orphan_job(
+        &mut self,
+        mut job: JoinHandle<io::Result<u32>>,
+        data: Box<dyn Orphan>,
+    ) {
+        // Register the unpark waker; a job that already returned is
+        // finished on this turn.
+        match Pin::new(&mut job).poll(&mut Context::from_waker(&self.unpark)) {
+            Poll::Ready(out) => self.done.push(Done {
+                data,
+                cqes: vec![job_completion(Some(out))],
+            }),
+            Poll::Pending => self.orphans.push(PoolOrphan { job, data }),
+        }
     }
 
     /// One turn of the backend; see the module docs.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        let timeout = if self.orphans.is_empty() {
-            timeout
-        } else {
-            // Pool orphans are checked each turn; do not sleep for long.
-            Some(timeout.map_or(Duration::from_millis(10), |t| {
-                t.min(Duration::from_millis(10))
-            }))
-        };
         let r = match &mut self.inner {
             Inner::Uring(d) => d.park(timeout),
             Inner::Epoll(d) => d.park(timeout),

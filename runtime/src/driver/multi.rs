@@ -1,15 +1,15 @@
 //! [`MultiOp<T>`]: the stream of a multishot operation.
 
 use std::fmt;
-use std::io;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::opcode::{Completion, Fallback, Interest, MultishotOpCode};
+use super::opcode::{Completion, Interest, MultishotOpCode};
 use super::orphan::Multi;
+use super::start::{poll_readiness, start, Started};
 use super::{Done, DriverRef};
 
 enum State {
@@ -73,54 +73,19 @@ impl<T: MultishotOpCode> MultiOp<T> {
     }
 
     fn start(&mut self) -> Result<(), Completion> {
-        let Some(driver) = crate::context::driver() else {
-            return Err(Completion {
-                result: Err(io::Error::other(
-                    "ringloop operation polled outside a ringloop runtime",
-                )),
-                flags: 0,
-            });
-        };
-        self.driver = Some(driver.clone());
-        driver.borrow().metrics.opcodes.started(T::CODE);
         let data = self.data.as_mut().expect("value present");
-        if driver.borrow().supports(T::CODE) {
-            let entry = data.sqe();
-            // SAFETY: as for `Op`: the entry points into the boxed value,
-            // which `Drop` hands to the slot until the final CQE.
-            return match unsafe { driver.borrow_mut().submit(entry, true) } {
-                Ok(key) => {
-                    self.state = State::InFlight { key };
-                    Ok(())
-                }
-                Err(e) => Err(Completion {
-                    result: Err(e),
-                    flags: 0,
-                }),
-            };
-        }
-        driver.borrow().metrics.ops_fallback.inc();
-        match data.fallback() {
-            Ok(Fallback::Readiness { fd, interest }) => {
-                self.state = State::Readiness {
-                    fd,
-                    interest,
-                    wait: None,
-                };
-                Ok(())
-            }
-            Ok(other) => Err(Completion {
-                result: Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("multishot fallback must be Readiness, not {other:?}"),
-                )),
-                flags: 0,
-            }),
-            Err(e) => Err(Completion {
-                result: Err(e),
-                flags: 0,
-            }),
-        }
+        let (driver, started) = start(&mut **data, true);
+        self.driver = driver;
+        self.state = match started? {
+            Started::InFlight(key) => State::InFlight { key },
+            Started::Readiness { fd, interest } => State::Readiness {
+                fd,
+                interest,
+                wait: None,
+            },
+            Started::Pool(_) => unreachable!("start() refuses the pool path for multishot ops"),
+        };
+        Ok(())
     }
 }
 
@@ -153,37 +118,20 @@ impl<T: MultishotOpCode> Stream for MultiOp<T> {
                     Poll::Pending => Poll::Pending,
                 }
             }
-            State::Readiness { fd, interest, wait } => loop {
+            State::Readiness { fd, interest, wait } => {
                 let data = this.data.as_mut().expect("value present until done");
-                driver.borrow().metrics.io_syscalls.inc();
-                match data.try_io() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    r => {
-                        let failed = r.is_err();
-                        if failed {
-                            driver.borrow_mut().cancel_ready(wait.take());
+                match poll_readiness(&driver, &mut **data, (*fd, *interest), wait, cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(c) => {
+                        // Like a kernel multishot, the stream ends after an error.
+                        if c.result.is_err() {
                             this.state = State::Done;
                         }
                         driver.borrow().metrics.ops_completed.inc();
-                        return Poll::Ready(Some(this.item(Completion {
-                            result: r,
-                            flags: 0,
-                        })));
+                        Poll::Ready(Some(this.item(c)))
                     }
                 }
-                let r = driver.borrow_mut().poll_ready(*fd, *interest, wait, cx);
-                match r {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(e)) => {
-                        this.state = State::Done;
-                        return Poll::Ready(Some(this.item(Completion {
-                            result: Err(e),
-                            flags: 0,
-                        })));
-                    }
-                }
-            },
+            }
             State::Done => Poll::Ready(None),
             State::Unsubmitted => unreachable!("started above"),
         }

@@ -7,8 +7,9 @@ use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::opcode::{Completion, Fallback, Interest, OpCode};
+use super::opcode::{Completion, Interest, OpCode};
 use super::orphan::Single;
+use super::start::{poll_readiness, start, Started};
 use super::{Done, DriverRef};
 use crate::executor::JoinHandle;
 
@@ -82,69 +83,19 @@ impl<T: OpCode> Op<T> {
     }
 
     fn start(&mut self) -> Result<(), Completion> {
-        let Some(driver) = crate::context::driver() else {
-            return Err(Completion {
-                result: Err(io::Error::other(
-                    "ringloop operation polled outside a ringloop runtime",
-                )),
-                flags: 0,
-            });
-        };
-        self.driver = Some(driver.clone());
-        driver.borrow().metrics.opcodes.started(T::CODE);
         let data = self.data.as_mut().expect("ringloop: Op value missing");
-        // The driver is borrowed only around its own calls: an op's methods
-        // may reach the driver themselves (`Close`, `SharedFd::new`).
-        if driver.borrow().supports(T::CODE) {
-            let entry = data.sqe();
-            // SAFETY: the entry's pointers point into `*data` (OpCode
-            // contract), a heap box whose address does not change; `Drop`
-            // hands the box to the slot while the kernel may use it.
-            let key = unsafe { driver.borrow_mut().submit(entry, false) };
-            return match key {
-                Ok(key) => {
-                    self.state = State::InFlight { key };
-                    Ok(())
-                }
-                Err(e) => Err(Completion {
-                    result: Err(e),
-                    flags: 0,
-                }),
-            };
-        }
-        let metrics = driver.borrow().metrics.clone();
-        metrics.ops_fallback.inc();
-        match data.fallback() {
-            Ok(Fallback::Blocking) => {
-                let job = data.blocking_job();
-                let handle = driver.borrow_mut().spawn_job(job);
-                self.state = State::Pool(handle);
-                Ok(())
-            }
-            Ok(Fallback::Immediate) => {
-                metrics.ops_submitted.inc();
-                Err(Completion {
-                    result: {
-                        metrics.io_syscalls.inc();
-                        data.try_io()
-                    },
-                    flags: 0,
-                })
-            }
-            Ok(Fallback::Readiness { fd, interest }) => {
-                metrics.ops_submitted.inc();
-                self.state = State::Readiness {
-                    fd,
-                    interest,
-                    wait: None,
-                };
-                Ok(())
-            }
-            Err(e) => Err(Completion {
-                result: Err(e),
-                flags: 0,
-            }),
-        }
+        let (driver, started) = start(&mut **data, false);
+        self.driver = driver;
+        self.state = match started? {
+            Started::InFlight(key) => State::InFlight { key },
+            Started::Readiness { fd, interest } => State::Readiness {
+                fd,
+                interest,
+                wait: None,
+            },
+            Started::Pool(job) => State::Pool(job),
+        };
+        Ok(())
     }
 }
 
@@ -171,31 +122,13 @@ impl<T: OpCode> Future for Op<T> {
                     Poll::Pending => Poll::Pending,
                 }
             }
-            State::Readiness { fd, interest, wait } => loop {
+            State::Readiness { fd, interest, wait } => {
                 let data = this.data.as_mut().expect("value present until done");
-                driver.borrow().metrics.io_syscalls.inc();
-                match data.try_io() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    r => {
-                        driver.borrow_mut().cancel_ready(wait.take());
-                        return this.finish(Completion {
-                            result: r,
-                            flags: 0,
-                        });
-                    }
+                match poll_readiness(&driver, &mut **data, (*fd, *interest), wait, cx) {
+                    Poll::Ready(c) => this.finish(c),
+                    Poll::Pending => Poll::Pending,
                 }
-                let r = driver.borrow_mut().poll_ready(*fd, *interest, wait, cx);
-                match r {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(e)) => {
-                        return this.finish(Completion {
-                            result: Err(e),
-                            flags: 0,
-                        })
-                    }
-                }
-            },
+            }
             State::Pool(job) => match Pin::new(job).poll(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(r) => {

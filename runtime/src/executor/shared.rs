@@ -124,6 +124,17 @@ impl Shared {
     }
 }
 
+/// Waking a loop's `Shared` unparks the loop: the driver gives this waker
+/// to work it waits on outside any task (an orphaned pool job).
+impl std::task::Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.unpark();
+    }
+}
+
 impl Shared {
     /// Refuses further remote spawns (queued ones still run).
     pub(crate) fn stop_spawns(&self) {

@@ -19,6 +19,7 @@ use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
 
 use crate::driver::opcode::Interest;
+use crate::metrics::Counter;
 
 #[derive(Default)]
 struct FdState {
@@ -44,11 +45,13 @@ impl Fds {
         epfd: RawFd,
         fd: RawFd,
         interest: Interest,
+        syscalls: &Counter,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         let st = match self.map.entry(fd) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
+                syscalls.inc();
                 register(epfd, fd)?;
                 e.insert(FdState::default())
             }

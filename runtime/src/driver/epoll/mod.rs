@@ -80,12 +80,9 @@ impl EpollDriver {
         interest: Interest,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = self.fds.len();
-        let r = self.fds.poll_ready(self.epfd.as_raw_fd(), fd, interest, cx);
-        if self.fds.len() != before {
-            self.metrics.io_syscalls.inc(); // epoll_ctl(ADD)
-        }
-        r
+        let syscalls = &self.metrics.io_syscalls;
+        self.fds
+            .poll_ready(self.epfd.as_raw_fd(), fd, interest, syscalls, cx)
     }
 
     pub(crate) fn close_fd(&mut self, fd: RawFd) {
