@@ -74,9 +74,7 @@ impl<T: MultishotOpCode> MultiOp<T> {
 
     fn start(&mut self) -> Result<(), Completion> {
         let data = self.data.as_mut().expect("value present");
-        let (driver, started) = start(&mut **data, true);
-        self.driver = driver;
-        self.state = match started? {
+        self.state = match start(&mut **data, true, &mut self.driver)? {
             Started::InFlight(key) => State::InFlight { key },
             Started::Readiness { fd, interest } => State::Readiness {
                 fd,

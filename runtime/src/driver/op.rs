@@ -84,9 +84,7 @@ impl<T: OpCode> Op<T> {
 
     fn start(&mut self) -> Result<(), Completion> {
         let data = self.data.as_mut().expect("ringloop: Op value missing");
-        let (driver, started) = start(&mut **data, false);
-        self.driver = driver;
-        self.state = match started? {
+        self.state = match start(&mut **data, false, &mut self.driver)? {
             Started::InFlight(key) => State::InFlight { key },
             Started::Readiness { fd, interest } => State::Readiness {
                 fd,

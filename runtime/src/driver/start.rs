@@ -31,22 +31,22 @@ pub(crate) fn failed(e: io::Error) -> Completion {
 /// opcode, else its fallback. `Err` is the completion of an operation that
 /// finished on the spot, or could not start. A multishot operation
 /// (`multi`) accepts only the readiness fallback.
+///
+/// The loop's driver is stored in `driver` for the caller.
+#[inline]
 pub(crate) fn start<T: OpCode>(
     data: &mut T,
     multi: bool,
-) -> (Option<DriverRef>, Result<Started, Completion>) {
-    match crate::context::driver() {
-        None => {
-            let e = io::Error::other("ringloop operation polled outside a ringloop runtime");
-            (None, Err(failed(e)))
-        }
-        Some(driver) => {
-            let r = start_on(&driver, data, multi);
-            (Some(driver), r)
-        }
-    }
+    driver: &mut Option<DriverRef>,
+) -> Result<Started, Completion> {
+    let Some(d) = crate::context::driver() else {
+        let e = io::Error::other("ringloop operation polled outside a ringloop runtime");
+        return Err(failed(e));
+    };
+    start_on(driver.insert(d), data, multi)
 }
 
+#[inline]
 fn start_on<T: OpCode>(
     driver: &DriverRef,
     data: &mut T,
@@ -54,9 +54,12 @@ fn start_on<T: OpCode>(
 ) -> Result<Started, Completion> {
     // The driver is borrowed only around its own calls: an op's methods may
     // reach the driver themselves (`Close`, `SharedFd::new`).
-    let metrics = driver.borrow().metrics.clone();
-    metrics.opcodes.started(T::CODE);
-    if driver.borrow().supports(T::CODE) {
+    let supported = {
+        let d = driver.borrow();
+        d.metrics.opcodes.started(T::CODE);
+        d.supports(T::CODE)
+    };
+    if supported {
         let entry = data.sqe();
         // SAFETY: the entry's pointers point into `*data` (OpCode contract),
         // a heap box whose address does not change; the caller's `Drop`
@@ -64,6 +67,9 @@ fn start_on<T: OpCode>(
         let key = unsafe { driver.borrow_mut().submit(entry, multi) };
         return key.map(Started::InFlight).map_err(failed);
     }
+    // Off the completion path: the fallback may reach the driver itself, so
+    // keep the counters, not a borrow of the driver.
+    let metrics = driver.borrow().metrics.clone();
     metrics.ops_fallback.inc();
     match data.fallback().map_err(failed)? {
         Fallback::Readiness { fd, interest } => {
