@@ -43,7 +43,7 @@ fn start(b: Backend, threads: usize, max_conns_per_loop: usize) -> Server {
     let thread = thread::spawn(move || {
         let rt = Builder::new().backend(b).threads(threads).build().unwrap();
         tx.send(rt.handles()).unwrap();
-        rt.run_on_each_thread(move |i| server::serve(i, cfg))
+        rt.run_on_each_thread(move |i| server::serve(i, cfg, |_| {}))
     });
     let handles = rx.recv().unwrap();
     // Wait (bounded) until every loop listens: connections get echoed.

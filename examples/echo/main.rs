@@ -52,14 +52,16 @@ fn main() {
         buf: a.get("buf", 16 * 1024usize).max(1),
     };
 
-    let rt = shutdown::runtime_stopped_by_signals("echo", backend, threads);
-    println!(
+    let rt = shutdown::build_runtime("echo", backend, threads);
+    let announce = format!(
         "echo: listening on {addr} with {threads} loop(s) on {} ({} conns per loop at most)",
         rt.backend(),
         cfg.max_conns_per_loop
     );
     let started = Instant::now();
-    let per_loop = rt.run_on_each_thread(move |i| serve(i, cfg));
+    let per_loop = shutdown::run_until_signal(&rt, "echo", announce, move |i, bound| {
+        serve(i, cfg, move |_| bound.done())
+    });
     let mut total = LoopStats::default();
     for (i, s) in per_loop.iter().enumerate() {
         match s {

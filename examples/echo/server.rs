@@ -61,13 +61,19 @@ impl Conns {
     }
 }
 
-/// Serves on the current loop until it is told to stop ([`shutdown::trigger`]).
-pub async fn serve(index: usize, cfg: Config) -> Result<LoopStats, String> {
+/// Serves on the current loop until it is told to stop
+/// ([`shutdown::trigger`]); `bound` is called with the listening address.
+pub async fn serve(
+    index: usize,
+    cfg: Config,
+    bound: impl FnOnce(SocketAddr),
+) -> Result<LoopStats, String> {
     let listener = TcpListener::builder(cfg.addr)
         .reuse_port(true)
         .backlog(4096)
         .bind()
         .map_err(|e| format!("bind {}: {e}", cfg.addr))?;
+    bound(listener.local_addr().map_err(|e| e.to_string())?);
     let conns = Rc::new(Conns::default());
     let stats = Rc::new(RefCell::new(LoopStats::default()));
     let mut incoming = listener.incoming();

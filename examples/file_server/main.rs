@@ -86,12 +86,14 @@ fn main() {
         log: a.flag("log"),
     });
 
-    let rt = shutdown::runtime_stopped_by_signals("file_server", backend, threads);
-    println!(
+    let rt = shutdown::build_runtime("file_server", backend, threads);
+    let announce = format!(
         "file_server: serving {root_dir} on http://{addr} with {threads} loop(s) on {}",
         rt.backend()
     );
-    let per_loop = rt.run_on_each_thread(move |_| serve(cfg.clone(), |_| {}));
+    let per_loop = shutdown::run_until_signal(&rt, "file_server", announce, move |_, bound| {
+        serve(cfg.clone(), move |_| bound.done())
+    });
     let mut total = LoopStats::default();
     for (i, s) in per_loop.iter().enumerate() {
         match s {

@@ -56,6 +56,7 @@ mod handle;
 pub mod io;
 pub mod metrics;
 mod runtime;
+pub mod signal;
 pub mod time;
 mod worker;
 
