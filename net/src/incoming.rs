@@ -10,19 +10,23 @@
 //! the stream then switches for good to one single-shot accept per item.
 //! On epoll every item is one non-blocking `accept4` after readiness.
 //!
-//! Dropping the stream cancels the accept; connections the kernel accepted
-//! before the cancellation and that were not yielded are closed by the
-//! runtime when their late completions arrive (see `ops/accept.rs`).
+//! Dropping the stream cancels the accept and loses no connection: those
+//! the kernel accepted and the stream did not yield (queued, or late
+//! completions) go back to the listener's backlog, which the next
+//! `accept()` or `incoming()` serves first (see `backlog.rs`). Only the
+//! listener's drop closes them.
 
 use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use ringloop_runtime::driver::{MultiOp, Op};
 
+use crate::backlog::Backlog;
 use crate::error::context;
 use crate::ops::{Accept, AcceptMulti};
 use crate::socket::Socket;
@@ -40,6 +44,9 @@ enum Mode {
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<S> {
     listener: Socket,
+    backlog: Rc<Backlog>,
+    /// This stream's waiter id in the backlog.
+    waiter: Option<u64>,
     mode: Mode,
     /// A multishot accept has yielded a connection: `EINVAL` is then a real
     /// error, not a kernel without multishot support.
@@ -48,9 +55,15 @@ pub struct Incoming<S> {
 }
 
 impl<S> Incoming<S> {
-    pub(crate) fn new(listener: Socket, wrap: fn(OwnedFd) -> io::Result<S>) -> Self {
+    pub(crate) fn new(
+        listener: Socket,
+        backlog: Rc<Backlog>,
+        wrap: fn(OwnedFd) -> io::Result<S>,
+    ) -> Self {
         Incoming {
             listener,
+            backlog,
+            waiter: None,
             mode: Mode::Multi(None),
             multi_works: false,
             wrap,
@@ -58,11 +71,19 @@ impl<S> Incoming<S> {
     }
 
     fn poll_fd(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<OwnedFd>> {
+        // Connections handed back by dropped accepts come first.
+        if let Some((fd, _)) = crate::listener::taken(&self.backlog) {
+            return Poll::Ready(Ok(fd));
+        }
+        self.backlog.register(&mut self.waiter, cx.waker());
+        let back = Rc::downgrade(&self.backlog);
         loop {
             match &mut self.mode {
                 Mode::Multi(slot) => {
                     let fd = self.listener.shared_fd();
-                    let op = slot.get_or_insert_with(|| MultiOp::new(AcceptMulti::new(fd.clone())));
+                    let op = slot.get_or_insert_with(|| {
+                        MultiOp::new(AcceptMulti::new(fd.clone(), back.clone()))
+                    });
                     match Pin::new(op).poll_next(cx) {
                         Poll::Pending => return Poll::Pending,
                         // The kernel ended the multishot: re-arm.
@@ -80,7 +101,8 @@ impl<S> Incoming<S> {
                 }
                 Mode::Single(slot) => {
                     let fd = self.listener.shared_fd();
-                    let op = slot.get_or_insert_with(|| Op::new(Accept::new(fd.clone())));
+                    let op =
+                        slot.get_or_insert_with(|| Op::new(Accept::new(fd.clone(), back.clone())));
                     let r = std::task::ready!(Pin::new(op).poll(cx));
                     *slot = None;
                     return Poll::Ready(r.map(|(fd, _)| fd));
@@ -107,6 +129,12 @@ impl<S> Stream for Incoming<S> {
 }
 
 impl<S> Unpin for Incoming<S> {}
+
+impl<S> Drop for Incoming<S> {
+    fn drop(&mut self) {
+        self.backlog.unregister(self.waiter);
+    }
+}
 
 impl<S> fmt::Debug for Incoming<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -59,8 +59,10 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
+mod backlog;
 mod error;
 mod incoming;
+mod listener;
 pub(crate) mod ops;
 mod socket;
 pub mod split;

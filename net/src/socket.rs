@@ -67,7 +67,7 @@ impl Socket {
         self.raw() == other.raw()
     }
 
-    fn ctx(&self, call: &str) -> impl Fn(io::Error) -> io::Error + 'static {
+    pub(crate) fn ctx(&self, call: &str) -> impl Fn(io::Error) -> io::Error + 'static {
         let (kind, fd) = (self.kind, self.raw());
         let call = call.to_owned();
         move |e| context(e, format!("{kind} {call} (fd {fd})"))
@@ -124,13 +124,6 @@ impl Socket {
         Op::new(ops::Connect::new(self.fd.clone(), addr))
             .await
             .map_err(|e| context(e, format!("{} connect to {shown}", self.kind)))
-    }
-
-    /// One accept (see [`ops::Accept`]).
-    pub(crate) async fn accept(&self) -> io::Result<(OwnedFd, RawAddr)> {
-        Op::new(ops::Accept::new(self.fd.clone()))
-            .await
-            .map_err(self.ctx("accept"))
     }
 
     pub(crate) fn shared_fd(&self) -> &SharedFd {

@@ -111,6 +111,9 @@ pub fn metrics() -> Option<MetricsSnapshot> {
     context::with(|cx| {
         let mut m = cx.metrics.snapshot(cx.backend);
         m.blocking = cx.pool.snapshot();
+        if let Ok(d) = cx.driver.try_borrow() {
+            m.ops_in_flight = d.in_flight() as u64;
+        }
         m
     })
 }

@@ -69,3 +69,35 @@ impl Drop for TempPath {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// Polls `fut` up to `polls` times, letting the loop run a turn after each
+/// pending poll, then drops it: an operation cancelled at an awkward moment
+/// (queued, submitted, or just completed). `true` if it finished.
+pub async fn poll_then_drop<F: Future>(fut: F, polls: usize) -> bool {
+    let mut fut = Box::pin(fut);
+    for _ in 0..polls {
+        if poll_once(&mut fut).await {
+            return true;
+        }
+        ringloop::yield_now().await;
+    }
+    false
+}
+
+/// Waits, bounded by `limit`, until the current loop has no operation in
+/// flight; panics with the count otherwise.
+pub async fn until_nothing_in_flight(limit: std::time::Duration) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let m = ringloop::metrics().expect("inside a runtime");
+        if m.ops_in_flight == 0 {
+            return;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "{} operations still in flight after {limit:?}",
+            m.ops_in_flight
+        );
+        ringloop::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}

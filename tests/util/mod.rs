@@ -31,8 +31,15 @@ pub fn rt(b: Backend) -> Runtime {
         .unwrap_or_else(|e| panic!("cannot build a {b} runtime: {e}"))
 }
 
+/// Serialises the tests of one test binary that take it: for those that
+/// count this process's fds or otherwise need the process to themselves.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Number of fds this process has open (the count is process-wide: tests
-/// that compare it run one at a time).
+/// that compare it run one at a time, see [`serial`]).
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }

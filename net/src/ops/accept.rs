@@ -8,10 +8,11 @@
 //!
 //! **Dropping the future mid-flight** cancels the accept. If the kernel
 //! accepted a connection before the cancellation reached it, the runtime
-//! still hands that late completion to the op value (`complete`, or `item`
-//! for each queued multishot completion) and drops the output: the new fd
-//! is an [`OwnedFd`] there, so it is closed, never leaked. The client sees
-//! its connection closed. The listener stays usable.
+//! still hands that late completion to the op value (`orphaned`, or
+//! `orphaned_item` for each queued multishot completion), which gives the
+//! connection back to the listener's [`Backlog`] for its next accept; when
+//! the listener is gone too, the [`OwnedFd`] is dropped, so it is closed,
+//! never leaked. The listener stays usable.
 //!
 //! Errors such as `EMFILE` (fd table full) come back as errors and leave the
 //! connection in the kernel's backlog; a server should back off before
@@ -20,11 +21,13 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Weak;
 
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::driver::{Completion, Fallback, Interest, MultishotOpCode, OpCode};
 use ringloop_runtime::fd::SharedFd;
 
+use crate::backlog::Backlog;
 use crate::error::cvt;
 use crate::sys::RawAddr;
 
@@ -50,17 +53,27 @@ fn accept4(listener: RawFd, addr: Option<&mut RawAddr>) -> io::Result<u32> {
     cvt(unsafe { libc::accept4(listener, ptr, len, FLAGS) }).map(|fd| fd as u32)
 }
 
+/// Gives a connection accepted for a dropped future back to its listener
+/// (or closes it when the listener is gone).
+fn hand_back(backlog: &Weak<Backlog>, c: Completion) {
+    if let (Ok(fd), Some(b)) = (owned(c), backlog.upgrade()) {
+        b.push(fd);
+    }
+}
+
 /// One accept: the new connection and its peer's address.
 pub(crate) struct Accept {
     fd: SharedFd,
     addr: RawAddr,
+    backlog: Weak<Backlog>,
 }
 
 impl Accept {
-    pub(crate) fn new(fd: SharedFd) -> Self {
+    pub(crate) fn new(fd: SharedFd, backlog: Weak<Backlog>) -> Self {
         Accept {
             fd,
             addr: RawAddr::empty(),
+            backlog,
         }
     }
 }
@@ -91,8 +104,11 @@ unsafe impl OpCode for Accept {
     }
 
     fn complete(self, c: Completion) -> Self::Output {
-        // The OwnedFd closes the socket if the caller is gone (orphan).
         Ok((owned(c)?, self.addr))
+    }
+
+    fn orphaned(self, c: Completion) {
+        hand_back(&self.backlog, c);
     }
 }
 
@@ -106,11 +122,12 @@ impl fmt::Debug for Accept {
 /// socket with `getpeername`).
 pub(crate) struct AcceptMulti {
     fd: SharedFd,
+    backlog: Weak<Backlog>,
 }
 
 impl AcceptMulti {
-    pub(crate) fn new(fd: SharedFd) -> Self {
-        AcceptMulti { fd }
+    pub(crate) fn new(fd: SharedFd, backlog: Weak<Backlog>) -> Self {
+        AcceptMulti { fd, backlog }
     }
 }
 
@@ -140,6 +157,10 @@ unsafe impl OpCode for AcceptMulti {
         // Not used by streams; an fd it might carry is closed here.
         drop(owned(c));
     }
+
+    fn orphaned(self, c: Completion) {
+        hand_back(&self.backlog, c);
+    }
 }
 
 impl MultishotOpCode for AcceptMulti {
@@ -147,6 +168,10 @@ impl MultishotOpCode for AcceptMulti {
 
     fn item(&mut self, c: Completion) -> io::Result<OwnedFd> {
         owned(c)
+    }
+
+    fn orphaned_item(&mut self, c: Completion) {
+        hand_back(&self.backlog, c);
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use crate::incoming::Incoming;
+use crate::listener::Listener;
 use crate::socket::Socket;
 use crate::sys::RawAddr;
 
@@ -91,7 +92,9 @@ impl TcpListenerBuilder {
         }
         sock.bind(&RawAddr::from_inet(&a), &a)?;
         sock.listen(self.backlog)?;
-        Ok(TcpListener { sock })
+        Ok(TcpListener {
+            l: Listener::new(sock),
+        })
     }
 }
 
@@ -121,7 +124,7 @@ impl TcpListenerBuilder {
 /// });
 /// ```
 pub struct TcpListener {
-    sock: Socket,
+    l: Listener,
 }
 
 impl TcpListener {
@@ -142,12 +145,13 @@ impl TcpListener {
         }
     }
 
-    /// Accepts one connection (see `ops/accept.rs` for what dropping the
-    /// future means: a connection accepted too late is closed, not leaked).
-    /// Errors such as `EMFILE` are returned and leave the listener usable;
-    /// back off before retrying.
+    /// Accepts one connection. Dropping the future loses no connection: one
+    /// the kernel accepted too late goes back to this listener's queue for
+    /// the next `accept` or [`incoming`](Self::incoming), as do those an
+    /// [`Incoming`] accepted and did not yield. Errors such as `EMFILE` are
+    /// returned and leave the listener usable; back off before retrying.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, addr) = self.sock.accept().await?;
+        let (fd, addr) = self.l.accept().await?;
         let stream = TcpStream::from_fd(fd)?;
         Ok((stream, addr.inet()?))
     }
@@ -155,24 +159,24 @@ impl TcpListener {
     /// The accepted connections as a stream (multishot accept on io_uring;
     /// see [`Incoming`]).
     pub fn incoming(&self) -> Incoming<TcpStream> {
-        Incoming::new(self.sock.clone(), TcpStream::from_fd)
+        self.l.incoming(TcpStream::from_fd)
     }
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()?.inet()
+        self.l.sock().local_addr()?.inet()
     }
 
     /// Closes the listener now (if no accept is in flight), reporting the
     /// error of `close(2)`.
     pub async fn close(self) -> io::Result<()> {
-        self.sock.close().await
+        self.l.close().await
     }
 }
 
 impl AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> RawFd {
-        self.sock.raw()
+        self.l.sock().raw()
     }
 }
 
@@ -182,6 +186,6 @@ impl fmt::Debug for TcpListener {
         if let Ok(a) = self.local_addr() {
             d.field("addr", &a);
         }
-        d.field("fd", &self.sock.raw()).finish()
+        d.field("fd", &self.l.sock().raw()).finish()
     }
 }

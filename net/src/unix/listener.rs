@@ -6,6 +6,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
 use crate::incoming::Incoming;
+use crate::listener::Listener;
 use crate::socket::Socket;
 
 use super::{SocketAddr, UnixStream};
@@ -13,7 +14,7 @@ use super::{SocketAddr, UnixStream};
 /// A listening Unix stream socket. Accepting works as for TCP (multishot
 /// accept on io_uring for [`incoming`](Self::incoming)).
 pub struct UnixListener {
-    sock: Socket,
+    l: Listener,
 }
 
 impl UnixListener {
@@ -28,29 +29,31 @@ impl UnixListener {
         let sock = Socket::new(libc::AF_UNIX, libc::SOCK_STREAM, "unix stream")?;
         sock.bind(&addr.raw, addr)?;
         sock.listen(1024)?;
-        Ok(UnixListener { sock })
+        Ok(UnixListener {
+            l: Listener::new(sock),
+        })
     }
 
     /// Accepts one connection; see `TcpListener::accept`.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (fd, addr) = self.sock.accept().await?;
+        let (fd, addr) = self.l.accept().await?;
         Ok((UnixStream::from_fd(fd)?, super::addr(addr)?))
     }
 
     /// The accepted connections as a stream (see [`Incoming`]).
     pub fn incoming(&self) -> Incoming<UnixStream> {
-        Incoming::new(self.sock.clone(), UnixStream::from_fd)
+        self.l.incoming(UnixStream::from_fd)
     }
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        super::addr(self.sock.local_addr()?)
+        super::addr(self.l.sock().local_addr()?)
     }
 }
 
 impl AsRawFd for UnixListener {
     fn as_raw_fd(&self) -> RawFd {
-        self.sock.raw()
+        self.l.sock().raw()
     }
 }
 
@@ -60,6 +63,6 @@ impl fmt::Debug for UnixListener {
         if let Ok(a) = self.local_addr() {
             d.field("addr", &a);
         }
-        d.field("fd", &self.sock.raw()).finish()
+        d.field("fd", &self.l.sock().raw()).finish()
     }
 }

@@ -9,6 +9,12 @@
 //!                   Orphaned ─────────────── final CQE ─────────────▶ freed, data dropped
 //! ```
 //!
+//! A slot is named by a *token*, the SQE's `user_data`: its slab key in
+//! the low 32 bits and a generation in the next 30 (bits 62 and 63 are the
+//! driver's own tags). A freed key is soon reused, and the generation keeps
+//! an `ASYNC_CANCEL` (or a bug's stray CQE) aimed at the old operation from
+//! touching the new one.
+//!
 //! "Final" means a CQE without `IORING_CQE_F_MORE`: a multishot operation
 //! (and a zero-copy send, whose buffer notification comes last) stays in its
 //! slot until then. The slot owns nothing the kernel can see while the [`Op`]
@@ -65,10 +71,33 @@ pub(crate) enum AfterDrop {
     Cancel,
 }
 
+/// Bits of a token that hold the generation.
+const GEN_MASK: u32 = (1 << 30) - 1;
+
+fn token(key: usize, gen: u32) -> u64 {
+    (u64::from(gen) << 32) | key as u64
+}
+
+fn split(token: u64) -> (usize, u32) {
+    (
+        (token & 0xffff_ffff) as usize,
+        (token >> 32) as u32 & GEN_MASK,
+    )
+}
+
+/// One occupied slot.
+struct Entry {
+    gen: u32,
+    /// `ASYNC_CANCEL`s queued for it so far (while orphaned).
+    cancels: u32,
+    state: Lifecycle,
+}
+
 /// The driver's table of in-flight operations.
 #[derive(Default)]
 pub(crate) struct Slots {
-    slab: Slab<Lifecycle>,
+    slab: Slab<Entry>,
+    next_gen: u32,
 }
 
 impl Slots {
@@ -78,9 +107,11 @@ impl Slots {
     }
 
     /// Reserves a slot for a new single-shot (`multi == false`) or multishot
-    /// operation and returns its key, which becomes the SQE's `user_data`.
-    pub(crate) fn insert(&mut self, multi: bool) -> usize {
-        self.slab.insert(if multi {
+    /// operation and returns its token, which becomes the SQE's `user_data`.
+    pub(crate) fn insert(&mut self, multi: bool) -> u64 {
+        let gen = self.next_gen;
+        self.next_gen = gen.wrapping_add(1) & GEN_MASK;
+        let state = if multi {
             Lifecycle::Multi {
                 waker: None,
                 queue: VecDeque::new(),
@@ -91,12 +122,47 @@ impl Slots {
                 waker: None,
                 first: None,
             }
-        })
+        };
+        let key = self.slab.insert(Entry {
+            gen,
+            cancels: 0,
+            state,
+        });
+        assert!(key < u32::MAX as usize, "ringloop: slot table overflow");
+        token(key, gen)
     }
 
-    /// Keys of every slot whose owner is gone or waiting, for shutdown.
-    pub(crate) fn keys(&self) -> Vec<usize> {
-        self.slab.iter().map(|(k, _)| k).collect()
+    /// Tokens of every occupied slot, for shutdown.
+    pub(crate) fn tokens(&self) -> Vec<u64> {
+        self.slab.iter().map(|(k, e)| token(k, e.gen)).collect()
+    }
+
+    /// The slot `token` names, if it is still that operation's.
+    fn entry(&mut self, token: u64) -> Option<&mut Entry> {
+        let (key, gen) = split(token);
+        self.slab.get_mut(key).filter(|e| e.gen == gen)
+    }
+
+    fn remove(&mut self, token: u64) -> Lifecycle {
+        self.slab.remove(split(token).0).state
+    }
+
+    /// Whether `token`'s future was dropped and its final CQE has not come.
+    pub(crate) fn is_orphaned(&mut self, token: u64) -> bool {
+        self.entry(token)
+            .is_some_and(|e| matches!(e.state, Lifecycle::Orphaned { .. }))
+    }
+
+    /// Records one more `ASYNC_CANCEL` for `token` and returns how many
+    /// were queued, or `None` when the operation is no longer orphaned
+    /// (its final CQE came: nothing left to cancel).
+    pub(crate) fn note_cancel(&mut self, token: u64) -> Option<u32> {
+        let e = self.entry(token)?;
+        if !matches!(e.state, Lifecycle::Orphaned { .. }) {
+            return None;
+        }
+        e.cancels += 1;
+        Some(e.cancels)
     }
 
     /// Applies one CQE. Wakers to wake and orphaned values to drop are pushed
@@ -104,19 +170,20 @@ impl Slots {
     /// borrow of the driver (a waker or a destructor may re-enter it).
     pub(crate) fn complete(
         &mut self,
-        key: usize,
+        token: u64,
         res: i32,
         flags: u32,
         wake: &mut Vec<Waker>,
         done: &mut Vec<Done>,
     ) {
         let more = cqueue::more(flags);
-        let Some(slot) = self.slab.get_mut(key) else {
-            // A CQE for a key we do not own would be a driver bug; never
+        let Some(entry) = self.entry(token) else {
+            // A CQE for a token we do not own would be a driver bug; never
             // touch memory for it.
-            debug_assert!(false, "CQE for unknown user_data {key}");
+            debug_assert!(false, "CQE for unknown user_data {token:#x}");
             return;
         };
+        let slot = &mut entry.state;
         match slot {
             Lifecycle::Pending { waker, first } => {
                 let this = Completion::from_raw(res, flags);
@@ -137,29 +204,29 @@ impl Slots {
             Lifecycle::Orphaned { cqes, .. } => {
                 cqes.push(Completion::from_raw(res, flags));
                 if !more {
-                    if let Lifecycle::Orphaned { data, cqes } = self.slab.remove(key) {
+                    if let Lifecycle::Orphaned { data, cqes } = self.remove(token) {
                         done.push(Done { data, cqes });
                     }
                 }
             }
             Lifecycle::Completed(_) => {
-                debug_assert!(false, "CQE after the final CQE for {key}");
+                debug_assert!(false, "CQE after the final CQE for {token:#x}");
             }
         }
     }
 
     /// Polls a single-shot slot; frees it when the result is taken.
-    pub(crate) fn poll(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
-        match self.slab.get_mut(key) {
+    pub(crate) fn poll(&mut self, token: u64, cx: &mut Context<'_>) -> Poll<Completion> {
+        match self.entry(token).map(|e| &mut e.state) {
             Some(Lifecycle::Pending { waker, .. }) => {
                 set_waker(waker, cx);
                 Poll::Pending
             }
-            Some(Lifecycle::Completed(_)) => match self.slab.remove(key) {
+            Some(Lifecycle::Completed(_)) => match self.remove(token) {
                 Lifecycle::Completed(c) => Poll::Ready(c),
                 _ => unreachable!("checked just above"),
             },
-            _ => panic!("ringloop: poll of slot {key} in the wrong state"),
+            _ => panic!("ringloop: poll of slot {token:#x} in the wrong state"),
         }
     }
 
@@ -167,22 +234,22 @@ impl Slots {
     /// (and the slot freed) after the final one.
     pub(crate) fn poll_multi(
         &mut self,
-        key: usize,
+        token: u64,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Completion>> {
-        match self.slab.get_mut(key) {
+        match self.entry(token).map(|e| &mut e.state) {
             Some(Lifecycle::Multi { waker, queue, done }) => {
                 if let Some(c) = queue.pop_front() {
                     return Poll::Ready(Some(c));
                 }
                 if *done {
-                    self.slab.remove(key);
+                    self.remove(token);
                     return Poll::Ready(None);
                 }
                 set_waker(waker, cx);
                 Poll::Pending
             }
-            _ => panic!("ringloop: poll of multishot slot {key} in the wrong state"),
+            _ => panic!("ringloop: poll of multishot slot {token:#x} in the wrong state"),
         }
     }
 
@@ -191,15 +258,15 @@ impl Slots {
     /// which case it comes back, with the completions it must consume.
     pub(crate) fn orphan(
         &mut self,
-        key: usize,
+        token: u64,
         data: Box<dyn Orphan>,
     ) -> (AfterDrop, Option<Done>) {
-        let slot = self
-            .slab
-            .get_mut(key)
-            .unwrap_or_else(|| panic!("ringloop: drop of unknown slot {key}"));
+        let slot = match self.entry(token) {
+            Some(e) => &mut e.state,
+            None => panic!("ringloop: drop of unknown slot {token:#x}"),
+        };
         let (finished, cqes) = match slot {
-            Lifecycle::Completed(_) => match self.slab.remove(key) {
+            Lifecycle::Completed(_) => match self.remove(token) {
                 Lifecycle::Completed(c) => (true, vec![c]),
                 _ => unreachable!("matched just above"),
             },
@@ -207,17 +274,18 @@ impl Slots {
                 let cqes: Vec<Completion> = queue.drain(..).collect();
                 let done = *done;
                 if done {
-                    self.slab.remove(key);
+                    self.remove(token);
                 }
                 (done, cqes)
             }
             Lifecycle::Pending { first, .. } => (false, first.take().into_iter().collect()),
-            Lifecycle::Orphaned { .. } => panic!("ringloop: slot {key} orphaned twice"),
+            Lifecycle::Orphaned { .. } => panic!("ringloop: slot {token:#x} orphaned twice"),
         };
         if finished {
             (AfterDrop::Freed, Some(Done { data, cqes }))
         } else {
-            self.slab[key] = Lifecycle::Orphaned { data, cqes };
+            let e = self.entry(token).expect("matched above");
+            e.state = Lifecycle::Orphaned { data, cqes };
             (AfterDrop::Cancel, None)
         }
     }
@@ -341,6 +409,23 @@ mod tests {
         );
         assert_eq!(Rc::strong_count(&payload), 1);
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn a_reused_key_has_a_new_generation() {
+        let payload = Rc::new(());
+        let mut s = Slots::default();
+        let old = s.insert(false);
+        let (data, _) = orphan_of(&payload);
+        s.orphan(old, data);
+        assert_eq!(s.note_cancel(old), Some(1));
+        s.complete(old, -libc::ECANCELED, 0, &mut vec![], &mut vec![]);
+        let new = s.insert(false);
+        assert_eq!(split(new).0, split(old).0, "the key is reused");
+        assert_ne!(new, old, "with another generation");
+        assert_eq!(s.note_cancel(old), None, "a retry for the old op is void");
+        assert_eq!(s.note_cancel(new), None, "a live op is never cancelled");
+        assert!(s.poll(new, &mut cx()).is_pending());
     }
 
     #[test]

@@ -187,24 +187,24 @@ impl Driver {
         &mut self,
         e: io_uring::squeue::Entry,
         multi: bool,
-    ) -> io::Result<usize> {
+    ) -> io::Result<u64> {
         // SAFETY: forwarded from the caller.
         unsafe { self.uring().submit(e, multi) }
     }
 
-    pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+    pub(crate) fn poll_op(&mut self, key: u64, cx: &mut Context<'_>) -> Poll<Completion> {
         self.uring().poll_op(key, cx)
     }
 
     pub(crate) fn poll_multi(
         &mut self,
-        key: usize,
+        key: u64,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Completion>> {
         self.uring().poll_multi(key, cx)
     }
 
-    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Orphan>) -> Option<Done> {
+    pub(crate) fn orphan(&mut self, key: u64, data: Box<dyn Orphan>) -> Option<Done> {
         self.uring().orphan(key, data)
     }
 
@@ -215,7 +215,7 @@ impl Driver {
         &mut self,
         fd: RawFd,
         interest: Interest,
-        wait: &mut Option<usize>,
+        wait: &mut Option<u64>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         match &mut self.inner {
@@ -224,7 +224,14 @@ impl Driver {
         }
     }
 
-    pub(crate) fn cancel_ready(&mut self, wait: Option<usize>) {
+    /// A readiness-path op ended without a result (its future was dropped):
+    /// it counts as completed, and its `POLL_ADD` (io_uring) is cancelled.
+    pub(crate) fn drop_ready(&mut self, wait: Option<u64>) {
+        self.metrics.ops_completed.inc();
+        self.cancel_ready(wait);
+    }
+
+    pub(crate) fn cancel_ready(&mut self, wait: Option<u64>) {
         if let (Some(key), Inner::Uring(d)) = (wait, &mut self.inner) {
             // A POLL_ADD owns no memory; the slot goes at its final CQE.
             drop(d.orphan(key, Box::new(Nothing)));
@@ -262,10 +269,13 @@ impl Driver {
         // Register the unpark waker; a job that already returned is
         // finished on this turn.
         match Pin::new(&mut job).poll(&mut Context::from_waker(&self.unpark)) {
-            Poll::Ready(out) => self.done.push(Done {
-                data,
-                cqes: vec![job_completion(Some(out))],
-            }),
+            Poll::Ready(out) => {
+                self.metrics.ops_completed.inc();
+                self.done.push(Done {
+                    data,
+                    cqes: vec![job_completion(Some(out))],
+                });
+            }
             Poll::Pending => self.orphans.push(PoolOrphan { job, data }),
         }
     }
@@ -276,10 +286,12 @@ impl Driver {
             Inner::Uring(d) => d.park(timeout),
             Inner::Epoll(d) => d.park(timeout),
         };
+        self.metrics.ops_in_flight.set(self.in_flight() as u64);
         let mut i = 0;
         while i < self.orphans.len() {
             if self.orphans[i].job.is_finished() {
                 let o = self.orphans.swap_remove(i);
+                self.metrics.ops_completed.inc();
                 self.done.push(o.into_done());
             } else {
                 i += 1;

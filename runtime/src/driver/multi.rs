@@ -16,13 +16,13 @@ enum State {
     Unsubmitted,
     /// One SQE, many CQEs, under slot `key`.
     InFlight {
-        key: usize,
+        key: u64,
     },
     /// Fallback: repeated `try_io`, waiting for readiness in between.
     Readiness {
         fd: RawFd,
         interest: Interest,
-        wait: Option<usize>,
+        wait: Option<u64>,
     },
     /// The final completion was yielded.
     Done,
@@ -121,11 +121,13 @@ impl<T: MultishotOpCode> Stream for MultiOp<T> {
                 match poll_readiness(&driver, &mut **data, (*fd, *interest), wait, cx) {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(c) => {
-                        // Like a kernel multishot, the stream ends after an error.
+                        // Like a kernel multishot, the stream ends after an
+                        // error; the operation counts as completed once, at
+                        // its end, as on io_uring.
                         if c.result.is_err() {
                             this.state = State::Done;
+                            driver.borrow().metrics.ops_completed.inc();
                         }
-                        driver.borrow().metrics.ops_completed.inc();
                         Poll::Ready(Some(this.item(c)))
                     }
                 }
@@ -150,7 +152,7 @@ impl<T: MultishotOpCode> Drop for MultiOp<T> {
                 driver.borrow_mut().orphan(key, data)
             }
             State::Readiness { wait, .. } => {
-                driver.borrow_mut().cancel_ready(wait);
+                driver.borrow_mut().drop_ready(wait);
                 None
             }
             State::Unsubmitted | State::Done => None,

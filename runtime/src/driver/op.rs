@@ -19,13 +19,13 @@ enum State {
     Unsubmitted,
     /// On the completion path: the SQE is queued or in the kernel, under
     /// slot `key`. The kernel may read or write the value's memory.
-    InFlight { key: usize },
+    InFlight { key: u64 },
     /// On the readiness path: the last `try_io` said `WouldBlock`; waiting
     /// for `fd` (and, on io_uring, for the `POLL_ADD` in slot `wait`).
     Readiness {
         fd: RawFd,
         interest: Interest,
-        wait: Option<usize>,
+        wait: Option<u64>,
     },
     /// On the blocking pool: a pool thread may read or write the value's
     /// memory until the job returns.
@@ -160,7 +160,7 @@ impl<T: OpCode> Drop for Op<T> {
                 None
             }
             State::Readiness { wait, .. } => {
-                driver.borrow_mut().cancel_ready(wait);
+                driver.borrow_mut().drop_ready(wait);
                 None
             }
             State::Unsubmitted | State::Done => None,

@@ -152,6 +152,20 @@ pub unsafe trait OpCode: 'static {
     fn complete(self, completion: Completion) -> Self::Output
     where
         Self: Sized;
+
+    /// Consumes the final completion of an operation whose future was
+    /// dropped (called with the driver released, once the kernel or the
+    /// pool is done with the value). The default drops the output of
+    /// [`complete`](Self::complete), whose destructors close an fd it
+    /// carries and free its buffers; an operation whose result belongs to
+    /// someone else overrides it (an accepted connection goes back to its
+    /// listener's queue).
+    fn orphaned(self, completion: Completion)
+    where
+        Self: Sized,
+    {
+        drop(self.complete(completion));
+    }
 }
 
 /// An [`OpCode`] whose SQE is multishot: one submission, many completions
@@ -164,4 +178,11 @@ pub trait MultishotOpCode: OpCode {
     /// Turns one completion into one item. On the fallback path this is
     /// called with the result of each successful or failed `try_io`.
     fn item(&mut self, completion: Completion) -> Self::Item;
+
+    /// Consumes a completion that arrived for a dropped stream (queued and
+    /// never yielded, or late); see [`OpCode::orphaned`]. The default drops
+    /// the item.
+    fn orphaned_item(&mut self, completion: Completion) {
+        drop(self.item(completion));
+    }
 }

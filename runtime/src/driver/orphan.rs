@@ -3,9 +3,11 @@
 //! The value must outlive the kernel's use of its memory, and its result
 //! must still be *consumed*: an accept or an open that completes after the
 //! cancellation was too late returns an fd that nobody else will close. So
-//! an orphan is finished like a live op — `OpCode::complete` (or
-//! `MultishotOpCode::item` for each queued completion) — and the output is
-//! dropped at once, which closes such an fd and frees the buffers.
+//! an orphan is finished with `OpCode::orphaned` (or
+//! `MultishotOpCode::orphaned_item` for each queued completion), which by
+//! default completes it like a live op and drops the output at once: that
+//! closes such an fd and frees the buffers. An accept overrides it to hand
+//! the connection back to its listener instead.
 //!
 //! Finishing runs user-visible destructors (a `SharedFd` closing through the
 //! driver), so the driver hands finished orphans out with
@@ -31,7 +33,7 @@ impl<T: OpCode> Orphan for Single<T> {
             result: Err(std::io::Error::from_raw_os_error(libc::ECANCELED)),
             flags: 0,
         });
-        drop((*self.0).complete(c));
+        (*self.0).orphaned(c);
     }
 }
 
@@ -41,7 +43,7 @@ pub(crate) struct Multi<T: MultishotOpCode>(pub(crate) Box<T>);
 impl<T: MultishotOpCode> Orphan for Multi<T> {
     fn finish(mut self: Box<Self>, cqes: Vec<Completion>) {
         for c in cqes {
-            drop(self.0.item(c));
+            self.0.orphaned_item(c);
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::executor::JoinHandle;
 /// Where a started operation went.
 pub(crate) enum Started {
     /// Its SQE is queued under this slot key.
-    InFlight(usize),
+    InFlight(u64),
     /// Its syscall said `WouldBlock` or has not been tried: the readiness path.
     Readiness { fd: RawFd, interest: Interest },
     /// Its job runs on the blocking pool.
@@ -102,7 +102,7 @@ pub(crate) fn poll_readiness<T: OpCode>(
     driver: &DriverRef,
     data: &mut T,
     (fd, interest): (RawFd, Interest),
-    wait: &mut Option<usize>,
+    wait: &mut Option<u64>,
     cx: &mut Context<'_>,
 ) -> Poll<Completion> {
     loop {

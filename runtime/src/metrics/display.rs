@@ -36,8 +36,8 @@ impl fmt::Display for MetricsSnapshot {
         }
         writeln!(
             f,
-            "  timers armed {} fired {}  remote wakes {}",
-            self.timers_armed, self.timers_fired, self.remote_wakes
+            "  timers armed {} fired {}  remote wakes {}  cancels retried {}",
+            self.timers_armed, self.timers_fired, self.remote_wakes, self.cancel_retries
         )?;
         writeln!(f, "  loop lag {:?}", self.loop_lag)?;
         match &self.longest_poll {

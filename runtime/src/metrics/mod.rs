@@ -75,6 +75,9 @@ pub(crate) struct LoopMetrics {
     pub(crate) timers_fired: Counter,
     pub(crate) remote_wakes: Counter,
     pub(crate) stalls: Counter,
+    pub(crate) cancel_retries: Counter,
+    /// Gauge, set by the driver at the end of each turn.
+    pub(crate) ops_in_flight: Counter,
     pub(crate) lag: histogram::Histogram,
     pub(crate) opcodes: opcodes::OpcodeCounters,
     longest_poll_ticks: Counter,
@@ -127,6 +130,8 @@ impl LoopMetrics {
             timers_fired: self.timers_fired.get(),
             remote_wakes: self.remote_wakes.get(),
             stalls: self.stalls.get(),
+            cancel_retries: self.cancel_retries.get(),
+            ops_in_flight: self.ops_in_flight.get(),
             loop_lag: self.lag.snapshot(),
             longest_poll,
             blocking: BlockingSnapshot::default(),
@@ -197,8 +202,17 @@ pub struct MetricsSnapshot {
     pub timers_fired: u64,
     /// Wake-ups that came from another thread.
     pub remote_wakes: u64,
-    /// Task polls (the future given to `block_on` included).longer than the stall threshold.
+    /// Task polls longer than the stall threshold.
     pub stalls: u64,
+    /// `ASYNC_CANCEL`s sent again because the kernel answered "not
+    /// cancelled" (`-ENOENT`, `-EALREADY`) while the dropped operation was
+    /// still in flight (io_uring; 0 on epoll).
+    pub cancel_retries: u64,
+    /// Operations whose memory the kernel or a pool thread may still touch
+    /// (dropped ones whose final completion has not come included): exact
+    /// from [`ringloop::metrics`](crate::metrics) on the loop's own thread,
+    /// as of the loop's last turn from another thread.
+    pub ops_in_flight: u64,
     /// How late the loop got to due timers and woken tasks.
     pub loop_lag: Latency,
     /// The longest single task poll, and where its task was spawned.
@@ -251,6 +265,8 @@ impl Add for MetricsSnapshot {
             timers_fired: self.timers_fired + o.timers_fired,
             remote_wakes: self.remote_wakes + o.remote_wakes,
             stalls: self.stalls + o.stalls,
+            cancel_retries: self.cancel_retries + o.cancel_retries,
+            ops_in_flight: self.ops_in_flight + o.ops_in_flight,
             loop_lag: self.loop_lag + o.loop_lag,
             longest_poll,
             blocking: if o.blocking == BlockingSnapshot::default() {

@@ -12,7 +12,17 @@
 //! Cross-thread unpark: a `READ` of the runtime's eventfd is kept armed in
 //! the ring; another thread writes the eventfd and the wait returns.
 //!
-//! Drop cancels every slot with `ASYNC_CANCEL` and waits for every final CQE
+//! Cancellation is certain, not best effort: an orphaned slot gets an
+//! `ASYNC_CANCEL` aimed at its token, and the cancel's own CQE is read.
+//! `-ENOENT` (the request was between its poll wake-up and its retry, and
+//! may re-arm) and `-EALREADY` (it was running) mean "not cancelled": while
+//! the slot is still orphaned the cancel is sent again, at once for the
+//! first [`CANCEL_NOW`] tries, then with a doubling delay up to
+//! [`CANCEL_BACKOFF_MAX`] (the wait's timeout covers the next retry). An op
+//! whose cancel is lost would otherwise stay armed for ever, keeping its
+//! socket open through the fd it holds.
+//!
+//! Drop cancels every slot the same way and waits for every final CQE
 //! before the ring and the slots' memory are freed.
 //!
 //! [`park`]: UringDriver::park
@@ -34,6 +44,13 @@ use crate::metrics::LoopMetrics;
 
 /// `user_data` of the armed eventfd read.
 const WAKE_TOKEN: u64 = u64::MAX - 1;
+/// Tag of an `ASYNC_CANCEL`'s `user_data`: the rest is the target's token
+/// (slot tokens use bits 0..62, see [`lifecycle`](super::lifecycle)).
+const CANCEL_TAG: u64 = 1 << 62;
+/// Cancels of one op retried on the next turn before the retries back off.
+const CANCEL_NOW: u32 = 4;
+/// The longest delay between two cancels of one op.
+const CANCEL_BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// `user_data` of SQEs whose completion nobody needs (cancels, closes, timer
 /// SQEs of the old-kernel wait path).
 const IGNORE_TOKEN: u64 = u64::MAX;
@@ -62,6 +79,11 @@ pub(crate) struct UringDriver {
     wait_ts: Box<types::Timespec>,
     wakes: Vec<Waker>,
     done: Vec<Done>,
+    /// Orphans whose cancel came back "not cancelled": cancel again at the
+    /// next turn.
+    cancel_again: Vec<u64>,
+    /// Orphans to cancel again once the instant has passed (backing off).
+    cancel_later: Vec<(Instant, u64)>,
     metrics: Arc<LoopMetrics>,
 }
 
@@ -81,6 +103,8 @@ impl UringDriver {
             wait_ts: Box::new(types::Timespec::new()),
             wakes: Vec::new(),
             done: Vec::new(),
+            cancel_again: Vec::new(),
+            cancel_later: Vec::new(),
             metrics,
         };
         d.arm_wake()?;
@@ -150,10 +174,10 @@ impl UringDriver {
     ///
     /// Every pointer in `e` must stay valid until its final CQE; the caller
     /// hands the memory to [`orphan`](Self::orphan) if it stops waiting.
-    pub(crate) unsafe fn submit(&mut self, e: squeue::Entry, multi: bool) -> io::Result<usize> {
+    pub(crate) unsafe fn submit(&mut self, e: squeue::Entry, multi: bool) -> io::Result<u64> {
         let key = self.slots.insert(multi);
         // SAFETY: forwarded from the caller.
-        if let Err(err) = unsafe { self.push(e.user_data(key as u64)) } {
+        if let Err(err) = unsafe { self.push(e.user_data(key)) } {
             // Never reached the SQ: the slot can go at once.
             let _ = self.slots.orphan(key, Box::new(Nothing));
             self.slots
@@ -164,13 +188,13 @@ impl UringDriver {
         Ok(key)
     }
 
-    pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+    pub(crate) fn poll_op(&mut self, key: u64, cx: &mut Context<'_>) -> Poll<Completion> {
         self.slots.poll(key, cx)
     }
 
     pub(crate) fn poll_multi(
         &mut self,
-        key: usize,
+        key: u64,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Completion>> {
         self.slots.poll_multi(key, cx)
@@ -179,7 +203,7 @@ impl UringDriver {
     /// The future of `key` was dropped; `data` is what the kernel may touch.
     /// Returns `data` when it may be freed now (the caller drops it after
     /// releasing the driver).
-    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Orphan>) -> Option<Done> {
+    pub(crate) fn orphan(&mut self, key: u64, data: Box<dyn Orphan>) -> Option<Done> {
         let (after, back) = self.slots.orphan(key, data);
         if after == AfterDrop::Cancel {
             self.cancel(key);
@@ -187,14 +211,60 @@ impl UringDriver {
         back
     }
 
-    fn cancel(&mut self, key: usize) {
-        let e = opcode::AsyncCancel::new(key as u64)
+    /// Queues an `ASYNC_CANCEL` for the orphaned slot `key`: at once for
+    /// the first [`CANCEL_NOW`] tries, then after a doubling back-off;
+    /// nothing when the slot is no longer orphaned.
+    fn cancel(&mut self, key: u64) {
+        let Some(tries) = self.slots.note_cancel(key) else {
+            return;
+        };
+        if tries > 1 {
+            self.metrics.cancel_retries.inc();
+        }
+        if tries > CANCEL_NOW {
+            let shift = (tries - CANCEL_NOW - 1).min(16);
+            let delay = (Duration::from_millis(1) * (1u32 << shift)).min(CANCEL_BACKOFF_MAX);
+            self.cancel_later.push((Instant::now() + delay, key));
+        } else {
+            self.send_cancel(key);
+        }
+    }
+
+    fn send_cancel(&mut self, key: u64) {
+        let e = opcode::AsyncCancel::new(key)
             .build()
-            .user_data(IGNORE_TOKEN);
+            .user_data(CANCEL_TAG | key);
         // SAFETY: ASYNC_CANCEL carries no pointer.
         if unsafe { self.push(e) }.is_err() {
-            // The op still completes on its own; its slot keeps the memory.
+            // The SQ stays full: try again in a moment.
+            self.cancel_later
+                .push((Instant::now() + Duration::from_millis(1), key));
         }
+    }
+
+    /// Sends the cancels that are due; returns how long until the next one
+    /// is (`None`: none is waiting).
+    fn cancel_due(&mut self) -> Option<Duration> {
+        for key in std::mem::take(&mut self.cancel_again) {
+            self.cancel(key);
+        }
+        if self.cancel_later.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.cancel_later)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.cancel_later = later;
+        for (_, key) in due {
+            if self.slots.is_orphaned(key) {
+                self.send_cancel(key);
+            }
+        }
+        self.cancel_later
+            .iter()
+            .map(|(at, _)| at.saturating_duration_since(now))
+            .min()
     }
 
     /// Readiness wait for an op whose opcode the kernel lacks: a one-shot
@@ -203,7 +273,7 @@ impl UringDriver {
         &mut self,
         fd: RawFd,
         interest: Interest,
-        wait: &mut Option<usize>,
+        wait: &mut Option<u64>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         let key = match *wait {
@@ -280,6 +350,12 @@ impl UringDriver {
     ///
     /// [`take_deferred`]: Self::take_deferred
     pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        // Cancels waiting for a retry shorten the wait to their due time.
+        let timeout = match (timeout, self.cancel_due()) {
+            (Some(t), Some(r)) => Some(t.min(r)),
+            (None, r) => r,
+            (t, None) => t,
+        };
         let wait = timeout != Some(Duration::ZERO) && self.ring.completion().is_empty();
         let sq = self.ring.submission();
         let pending = !sq.is_empty() || sq.taskrun() || sq.cq_overflow();
@@ -334,12 +410,19 @@ impl UringDriver {
             match cqe.user_data() {
                 WAKE_TOKEN => self.wake_armed = false,
                 IGNORE_TOKEN => {}
+                // -ENOENT / -EALREADY: not cancelled (see the module docs);
+                // retried next turn if the op is still orphaned by then.
+                cancel if cancel & CANCEL_TAG != 0 => {
+                    if cqe.result() < 0 {
+                        self.cancel_again.push(cancel & !CANCEL_TAG);
+                    }
+                }
                 key => {
                     if !io_uring::cqueue::more(cqe.flags()) {
                         self.metrics.ops_completed.inc();
                     }
                     self.slots.complete(
-                        key as usize,
+                        key,
                         cqe.result(),
                         cqe.flags(),
                         &mut self.wakes,
@@ -360,18 +443,21 @@ impl UringDriver {
 
 impl Drop for UringDriver {
     fn drop(&mut self) {
-        for key in self.slots.keys() {
+        for key in self.slots.tokens() {
             self.cancel(key);
-        }
-        if self.wake_armed {
-            let e = opcode::AsyncCancel::new(WAKE_TOKEN)
-                .build()
-                .user_data(IGNORE_TOKEN);
-            // SAFETY: ASYNC_CANCEL carries no pointer.
-            let _ = unsafe { self.push(e) };
         }
         let start = Instant::now();
         while self.slots.len() > 0 || self.wake_armed {
+            // Retries of cancels that came back "not cancelled", and of the
+            // wake read's (idempotent: a second one finds nothing).
+            self.cancel_due();
+            if self.wake_armed {
+                let e = opcode::AsyncCancel::new(WAKE_TOKEN)
+                    .build()
+                    .user_data(IGNORE_TOKEN);
+                // SAFETY: ASYNC_CANCEL carries no pointer.
+                let _ = unsafe { self.push(e) };
+            }
             if start.elapsed() > DRAIN_LIMIT {
                 // The kernel still owns memory we cannot reclaim safely:
                 // leak it rather than free it under the kernel.
@@ -380,7 +466,7 @@ impl Drop for UringDriver {
                 break;
             }
             if self
-                .enter_with(true, Some(Duration::from_millis(50)))
+                .enter_with(true, Some(Duration::from_millis(5)))
                 .is_err()
             {
                 // Cannot wait any more: same choice as above.
