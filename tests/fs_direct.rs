@@ -91,7 +91,10 @@ each_backend!(o_direct_aligned_io, |b: Backend| {
         let f = match opened {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::InvalidInput => {
-                eprintln!("skipped: the filesystem of {dir:?} refuses O_DIRECT: {e}");
+                util::skip(
+                    "RINGLOOP_REQUIRE_DIRECT",
+                    &format!("the filesystem of {dir:?} refuses O_DIRECT: {e}"),
+                );
                 let _ = fs::remove_file(&p).await;
                 fs::remove_dir(&dir).await.unwrap();
                 return;

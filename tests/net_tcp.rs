@@ -333,7 +333,10 @@ each_backend!(ipv6_loopback, |b: Backend| {
         let l = match TcpListener::bind(SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], 0))) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("skipped: no IPv6 loopback on this machine ({e})");
+                util::skip(
+                    "RINGLOOP_REQUIRE_IPV6",
+                    &format!("no IPv6 loopback on this machine ({e})"),
+                );
                 return;
             }
         };

@@ -280,3 +280,38 @@ each_backend!(
         assert_eq!(rt.debug_resources(), [0, 0, 0, 0]);
     }
 );
+
+each_backend!(an_op_polled_on_another_runtime_panics, |b: Backend| {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let first = util::rt(b);
+    let second = util::rt(b);
+    // Started on `first`: a read of a pipe nobody writes, so it waits.
+    let (mut op, _wr) = first.block_on(async {
+        let (rd, wr) = pipe();
+        let mut op = Box::pin(Op::new(PipeRead {
+            fd: rd,
+            buf: Vec::with_capacity(16),
+        }));
+        let done = poll_fn(|cx| Poll::Ready(op.as_mut().poll(cx).is_ready())).await;
+        assert!(!done, "nothing to read yet");
+        (op, wr)
+    });
+    // Polled on `second`: a loud panic, not a future that never completes.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        second.block_on(poll_fn(|cx| {
+            let _ = op.as_mut().poll(cx);
+            Poll::Ready(())
+        }))
+    }));
+    let err = r.expect_err("polling on another runtime panics");
+    let msg = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(msg.contains("polled outside"), "{msg}");
+    // Dropped, it still goes back to the driver that started it.
+    drop(op);
+    drop(second);
+    drop(first);
+});

@@ -453,7 +453,7 @@ each_backend!(slow_and_idle_clients_are_closed, |b| {
 
 each_backend!(curl_client, |b| {
     if !server_util::have_curl() {
-        eprintln!("skipped: curl is not installed");
+        util::skip("RINGLOOP_REQUIRE_CURL", "curl is not installed");
         return;
     }
     let (t, s) = start(b, "curl");

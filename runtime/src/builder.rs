@@ -37,14 +37,11 @@ impl FromStr for Backend {
 
     /// Parses `auto`, `uring` (or `io_uring`, `iouring`) and `epoll`.
     fn from_str(s: &str) -> io::Result<Backend> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => Ok(Backend::Auto),
-            "uring" | "io_uring" | "iouring" | "io-uring" => Ok(Backend::IoUring),
-            "epoll" => Ok(Backend::Epoll),
-            other => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unknown backend {other:?}: expected auto, uring or epoll"),
-            )),
+        match crate::backend_name::parse(s) {
+            Ok(None) => Ok(Backend::Auto),
+            Ok(Some(true)) => Ok(Backend::IoUring),
+            Ok(Some(false)) => Ok(Backend::Epoll),
+            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidInput, e)),
         }
     }
 }

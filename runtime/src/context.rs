@@ -59,10 +59,25 @@ impl LoopCtx {
 /// At the start of an operation's poll: `Pending` (with a self-wake) when
 /// the current task used up its cooperative budget, so one always-ready
 /// task cannot starve I/O, timers and other tasks.
+///
+/// `started_on` is the driver the operation was started on, if it was:
+/// polling it anywhere else cannot work (its completion goes to that
+/// driver's ring or readiness table, which this loop never reads), so it
+/// panics, the same on both backends.
 #[inline]
-pub(crate) fn coop_poll(cx: &mut Context<'_>) -> Poll<()> {
-    let exhausted = with(|lc| lc.coop.get() == 0).unwrap_or(false);
-    if exhausted {
+pub(crate) fn coop_poll(started_on: Option<&DriverRef>, cx: &mut Context<'_>) -> Poll<()> {
+    let here = with(|lc| {
+        let same = started_on.is_none_or(|d| Rc::ptr_eq(d, &lc.driver));
+        (lc.coop.get() == 0, same)
+    });
+    if let (Some((_, false)), _) | (None, Some(_)) = (here, started_on) {
+        panic!(
+            "ringloop: an operation started on one runtime was polled outside it \
+             (on another runtime, or after its block_on returned); it can only \
+             complete on the loop that started it"
+        );
+    }
+    if here.is_some_and(|(exhausted, _)| exhausted) {
         cx.waker().wake_by_ref();
         Poll::Pending
     } else {

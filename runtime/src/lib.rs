@@ -45,6 +45,7 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 
+mod backend_name;
 mod blocking;
 pub mod buf;
 mod builder;
@@ -57,6 +58,7 @@ pub mod io;
 pub mod metrics;
 mod runtime;
 pub mod signal;
+pub mod sys;
 pub mod time;
 mod worker;
 

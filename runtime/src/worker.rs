@@ -59,10 +59,7 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
     let (driver, fallback) = match requested {
         Backend::IoUring => {
             let d = make(Backend::IoUring).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("io_uring backend was requested but cannot start: {e}"),
-                )
+                crate::sys::context(e, "io_uring backend was requested but cannot start")
             })?;
             (d, None)
         }
@@ -70,12 +67,7 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
         Backend::Auto => match make(Backend::IoUring) {
             Ok(d) => (d, None),
             Err(e) if falls_back(&e) => (make(Backend::Epoll)?, Some(e)),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("io_uring setup failed: {e}"),
-                ));
-            }
+            Err(e) => return Err(crate::sys::context(e, "io_uring setup failed")),
         },
     };
     let backend = driver.kind();

@@ -91,7 +91,7 @@ impl<T: MultishotOpCode> Stream for MultiOp<T> {
     type Item = T::Item;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
-        if crate::context::coop_poll(cx).is_pending() {
+        if crate::context::coop_poll(self.driver.as_ref(), cx).is_pending() {
             return Poll::Pending;
         }
         let this = self.get_mut();

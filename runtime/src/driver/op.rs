@@ -47,6 +47,12 @@ enum State {
 /// freed at once. Whether the operation took effect before the cancellation
 /// reached it (bytes read into the buffer, a connection accepted) depends on
 /// the operation; each op documents it.
+///
+/// # Panics
+///
+/// When polled outside the loop that started it (on another runtime of
+/// the same thread, or after that runtime's `block_on` returned): its
+/// completion can only arrive on that loop. The same on both backends.
 #[must_use = "an Op does nothing until awaited"]
 pub struct Op<T: OpCode> {
     data: Option<Box<T>>,
@@ -102,7 +108,7 @@ impl<T: OpCode> Future for Op<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         // A task that completed many operations without waiting yields.
-        if crate::context::coop_poll(cx).is_pending() {
+        if crate::context::coop_poll(self.driver.as_ref(), cx).is_pending() {
             return Poll::Pending;
         }
         let this = self.get_mut();

@@ -25,6 +25,7 @@ use std::future::Future;
 use std::io;
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+pub use crate::sys::os_error;
 
 /// A stream that reads into owned buffers.
 pub trait AsyncRead {
