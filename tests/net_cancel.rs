@@ -1,5 +1,7 @@
 //! Dropping in-flight socket operations: the socket stays usable, nothing
-//! leaks, and a connection accepted after its future was dropped is closed.
+//! leaks, and a connection accepted for a dropped future is handed back to
+//! its listener. The tests run one at a time ([`util::serial`]): some count
+//! this process's fds.
 mod net_util;
 mod util;
 
@@ -29,6 +31,7 @@ async fn start_then_drop<F: std::future::Future + Unpin>(mut fut: F) {
 }
 
 each_backend!(dropped_accept_then_accept_again, |b: Backend| {
+    let _one = util::serial();
     let rt = util::rt(b);
     rt.block_on(timeout(LIMIT, async {
         let l = TcpListener::bind(LOCAL).unwrap();
@@ -48,6 +51,7 @@ each_backend!(dropped_accept_then_accept_again, |b: Backend| {
 });
 
 each_backend!(dropped_recv_then_recv_again, |b: Backend| {
+    let _one = util::serial();
     let rt = util::rt(b);
     rt.block_on(timeout(LIMIT, async {
         let l = TcpListener::bind(LOCAL).unwrap();
@@ -203,6 +207,7 @@ each_backend!(incoming_made_per_turn_serves_every_client, |b: Backend| {
 });
 
 each_backend!(dropped_incoming_then_accept, |b: Backend| {
+    let _one = util::serial();
     let rt = util::rt(b);
     rt.block_on(timeout(LIMIT, async {
         use futures_core::Stream;

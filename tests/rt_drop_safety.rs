@@ -233,6 +233,7 @@ unsafe impl OpCode for BlockedJob {
 each_backend!(
     dropped_pool_op_is_freed_when_its_job_returns,
     |b: Backend| {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let rt = util::rt(b);
         rt.block_on(async {
             let freed = Arc::new(AtomicBool::new(false));
