@@ -11,84 +11,19 @@ mod util;
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use ringloop::driver::io_uring::{opcode, squeue, types};
+use ringloop::driver::io_uring::squeue;
 use ringloop::driver::ops::{Nop, Timeout};
-use ringloop::driver::{BlockingJob, Completion, Fallback, Interest, Op, OpCode};
-use ringloop::fd::SharedFd;
+use ringloop::driver::{BlockingJob, Completion, Fallback, Op, OpCode};
 use ringloop::time::timeout;
 use ringloop::Backend;
-
-/// A read of a pipe into an owned buffer: an OpCode written outside the
-/// runtime, as a user or the net/fs crates would.
-struct PipeRead {
-    fd: SharedFd,
-    buf: Vec<u8>,
-}
-
-// SAFETY: the SQE points into `self.buf`, a heap buffer owned by the op
-// value, which the runtime keeps alive until the final CQE.
-unsafe impl OpCode for PipeRead {
-    type Output = (io::Result<usize>, Vec<u8>);
-    const CODE: u8 = opcode::Read::CODE;
-
-    fn sqe(&mut self) -> squeue::Entry {
-        opcode::Read::new(
-            types::Fd(self.fd.as_raw_fd()),
-            self.buf.as_mut_ptr(),
-            self.buf.capacity() as u32,
-        )
-        .build()
-    }
-    fn fallback(&mut self) -> io::Result<Fallback> {
-        Ok(Fallback::Readiness {
-            fd: self.fd.as_raw_fd(),
-            interest: Interest::Readable,
-        })
-    }
-    fn try_io(&mut self) -> io::Result<u32> {
-        // SAFETY: reads into the op's own buffer, within its capacity.
-        let n = unsafe {
-            libc::read(
-                self.fd.as_raw_fd(),
-                self.buf.as_mut_ptr().cast(),
-                self.buf.capacity(),
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as u32)
-    }
-    fn blocking_job(&mut self) -> BlockingJob {
-        unreachable!("pipes have readiness")
-    }
-    fn complete(mut self, c: Completion) -> Self::Output {
-        let r = c.result.map(|n| n as usize);
-        if let Ok(n) = r {
-            // SAFETY: the kernel or read(2) initialised `n` bytes.
-            unsafe { self.buf.set_len(n) };
-        }
-        (r, self.buf)
-    }
-}
-
-/// A pipe; the write end is returned so it stays open (reads never see EOF).
-fn pipe() -> (SharedFd, OwnedFd) {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` has room for two fds.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-    assert_eq!(r, 0, "pipe2: {}", io::Error::last_os_error());
-    // SAFETY: both fds are new and owned by nobody else.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    (SharedFd::new(r), w)
-}
+use util::ops::{pipe, PipeRead};
 
 /// The fd count is process-wide: the scenarios run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -109,7 +109,8 @@ impl Pool {
         if st.shutdown {
             return Err("the runtime is shutting down".into());
         }
-        if st.queue.len() >= self.cfg.queue_capacity {
+        let cap = self.cfg.queue_capacity + usize::from(crate::mutant::on("queue_one_too_many"));
+        if st.queue.len() >= cap {
             return Err(format!(
                 "queue full ({} jobs waiting, {} threads busy)",
                 st.queue.len(),

@@ -56,10 +56,13 @@ pub mod fd;
 mod handle;
 pub mod io;
 pub mod metrics;
+#[doc(hidden)]
+pub mod mutant;
 mod runtime;
 pub mod signal;
 pub mod sys;
 pub mod time;
+mod valgrind;
 mod worker;
 
 use std::future::Future;

@@ -225,6 +225,11 @@ impl Runtime {
     }
 
     fn stop(&mut self, grace: std::time::Duration) -> usize {
+        let grace = if crate::mutant::on("grace_ignored") {
+            std::time::Duration::ZERO
+        } else {
+            grace
+        };
         let deadline = std::time::Instant::now() + grace;
         let graceful = (!grace.is_zero()).then_some(deadline);
         self.main.shared.stop_spawns();

@@ -11,6 +11,8 @@
 //! (`RINGLOOP_REQUIRE_URING=1`, `RINGLOOP_REQUIRE_DIRECT=1`, ...).
 #![allow(dead_code)]
 
+pub mod ops;
+
 use std::io::Write;
 use std::sync::OnceLock;
 use std::time::Duration;

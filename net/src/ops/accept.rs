@@ -57,6 +57,9 @@ fn accept4(listener: RawFd, addr: Option<&mut RawAddr>) -> io::Result<u32> {
 /// (or closes it when the listener is gone).
 fn hand_back(backlog: &Weak<Backlog>, c: Completion) {
     if let (Ok(fd), Some(b)) = (owned(c), backlog.upgrade()) {
+        if ringloop_runtime::mutant::on("backlog_closes") {
+            return;
+        }
         b.push(fd);
     }
 }

@@ -102,6 +102,7 @@ unsafe impl IoBufMut for Vec<u8> {
         self.as_mut_ptr()
     }
     unsafe fn set_init(&mut self, pos: usize) {
+        crate::valgrind::mark_defined(self.as_ptr(), pos);
         if pos > self.len() {
             // SAFETY: the caller promises the first `pos <= capacity` bytes
             // are initialised.
@@ -128,7 +129,11 @@ unsafe impl IoBufMut for Box<[u8]> {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
     }
-    unsafe fn set_init(&mut self, _pos: usize) {}
+    unsafe fn set_init(&mut self, pos: usize) {
+        // Always initialised to Rust; the kernel may have written it
+        // unseen by valgrind.
+        crate::valgrind::mark_defined(self.as_ptr(), pos);
+    }
 }
 
 // SAFETY: static memory never moves and is never freed; fully initialised.

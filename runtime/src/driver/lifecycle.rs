@@ -283,6 +283,14 @@ impl Slots {
         };
         if finished {
             (AfterDrop::Freed, Some(Done { data, cqes }))
+        } else if crate::mutant::on("orphan_freed_at_once") {
+            drop(data);
+            let e = self.entry(token).expect("matched above");
+            e.state = Lifecycle::Orphaned {
+                data: Box::new(super::orphan::Nothing),
+                cqes,
+            };
+            (AfterDrop::Cancel, None)
         } else {
             let e = self.entry(token).expect("matched above");
             e.state = Lifecycle::Orphaned { data, cqes };

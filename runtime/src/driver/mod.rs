@@ -149,7 +149,12 @@ impl Driver {
     /// Whether `code` runs on the completion path here.
     pub(crate) fn supports(&self, code: u8) -> bool {
         match &self.inner {
-            Inner::Uring(d) => code != NO_OPCODE && d.supports(code),
+            Inner::Uring(d) => {
+                code != NO_OPCODE
+                    && d.supports(code)
+                    && !(code == io_uring::opcode::Fsync::CODE
+                        && crate::mutant::on("fsync_on_pool"))
+            }
             Inner::Epoll(_) => false,
         }
     }

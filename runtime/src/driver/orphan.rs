@@ -57,6 +57,9 @@ pub(crate) struct Done {
 
 impl Done {
     pub(crate) fn finish(self) {
+        if crate::mutant::on("late_result_dropped") {
+            return;
+        }
         self.data.finish(self.cqes);
     }
 }

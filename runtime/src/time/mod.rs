@@ -58,7 +58,11 @@ impl Timers {
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.map.first_key_value().map(|(k, _)| k.0)
+        let next = self.map.first_key_value().map(|(k, _)| k.0);
+        if crate::mutant::on("sleep_early") {
+            return next.map(|d| d - std::time::Duration::from_micros(200));
+        }
+        next
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -74,6 +78,11 @@ impl Timers {
         lag: bool,
         out: &mut Vec<Waker>,
     ) {
+        let now = if crate::mutant::on("sleep_early") {
+            now + std::time::Duration::from_micros(200)
+        } else {
+            now
+        };
         while let Some(entry) = self.map.first_entry() {
             let deadline = entry.key().0;
             if deadline > now {
