@@ -8,11 +8,15 @@
 //!
 //! Server and client tasks share one loop thread, so the figures measure the
 //! runtime's cost per operation (and the kernel's loopback), not a network.
+//! Each bench function starts one server and its connections once per
+//! backend, outside the timed part; every `iter_custom` call reuses them
+//! (no listener or accept piles up over a run).
 //!
 //! `RINGLOOP_NET_BENCH_FIXED=<backend>` skips criterion and runs a fixed
 //! workload (64 connections × 2,000 round trips) on that backend (`uring` or
-//! `epoll`), printing the loop's counters per round trip; run it under
-//! `strace -c -f` to count every syscall.
+//! `epoll`), printing the loop's counters per round trip — every syscall the
+//! runtime made (waits, and on epoll each recv/send attempt and
+//! `epoll_ctl`); run it under `strace -c -f` to check them.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -66,16 +70,23 @@ async fn round_trips(c: &TcpStream, n: u64) {
     }
 }
 
-async fn clients(addr: std::net::SocketAddr, per_conn: u64) -> Duration {
+/// `CONNS` connections to `addr`.
+async fn connect_all(addr: std::net::SocketAddr) -> Vec<TcpStream> {
     let mut conns = Vec::new();
     for _ in 0..CONNS {
         let c = TcpStream::connect(addr).await.expect("connect");
         c.set_nodelay(true).expect("nodelay");
         conns.push(c);
     }
+    conns
+}
+
+/// `per_conn` round trips on every connection at once; the time taken.
+async fn clients(conns: &[std::rc::Rc<TcpStream>], per_conn: u64) -> Duration {
     let t = Instant::now();
     let tasks: Vec<_> = conns
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|c| ringloop::spawn(async move { round_trips(&c, per_conn).await }))
         .collect();
     for h in tasks {
@@ -88,14 +99,18 @@ fn latency(c: &mut Criterion) {
     let mut g = c.benchmark_group("tcp_echo_latency");
     g.throughput(Throughput::Elements(1));
     for (b, rt) in support::runtimes() {
+        // One server and one connection per backend, for the whole group.
+        let conn = rt.block_on(async {
+            let addr = server().await;
+            let c = TcpStream::connect(addr).await.expect("connect");
+            c.set_nodelay(true).expect("nodelay");
+            c
+        });
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
-                rt.block_on(async move {
-                    let addr = server().await;
-                    let c = TcpStream::connect(addr).await.expect("connect");
-                    c.set_nodelay(true).expect("nodelay");
+                rt.block_on(async {
                     let t = Instant::now();
-                    round_trips(&c, iters).await;
+                    round_trips(&conn, iters).await;
                     t.elapsed()
                 })
             })
@@ -108,11 +123,16 @@ fn many_connections(c: &mut Criterion) {
     let mut g = c.benchmark_group("tcp_echo_64conns");
     g.throughput(Throughput::Elements(1));
     for (b, rt) in support::runtimes() {
+        let conns: Vec<_> = rt
+            .block_on(async { connect_all(server().await).await })
+            .into_iter()
+            .map(std::rc::Rc::new)
+            .collect();
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
                 let per_conn = iters.div_ceil(CONNS as u64);
                 let total = per_conn * CONNS as u64;
-                let d = rt.block_on(async move { clients(server().await, per_conn).await });
+                let d = rt.block_on(clients(&conns, per_conn));
                 // Scale to the iterations criterion asked for.
                 d.mul_f64(iters as f64 / total as f64)
             })
@@ -123,26 +143,37 @@ fn many_connections(c: &mut Criterion) {
 
 /// The fixed workload for syscall counting (see the module docs).
 fn fixed(which: &str) {
-    let b = match which {
-        "epoll" => Backend::Epoll,
-        _ => Backend::IoUring,
-    };
+    let b: Backend = which
+        .parse()
+        .expect("RINGLOOP_NET_BENCH_FIXED: uring or epoll");
     let rt = Builder::new().backend(b).build().expect("runtime");
     const PER_CONN: u64 = 2_000;
     let (d, before, after) = rt.block_on(async {
-        let addr = server().await;
+        let conns: Vec<_> = connect_all(server().await)
+            .await
+            .into_iter()
+            .map(std::rc::Rc::new)
+            .collect();
         let before = ringloop::metrics().expect("in a runtime");
-        let d = clients(addr, PER_CONN).await;
+        let d = clients(&conns, PER_CONN).await;
         (d, before, ringloop::metrics().expect("in a runtime"))
     });
     let rts = (PER_CONN * CONNS as u64) as f64;
+    let per = |a: u64, b: u64| (a - b) as f64 / rts;
     println!(
-        "{b}: {CONNS} conns x {PER_CONN} round trips in {d:?} ({:.0} ns/rt); per round trip: \
-         wait syscalls {:.3}, ops completed {:.2}, ops on readiness path {:.2}",
+        "{}: {CONNS} conns x {PER_CONN} round trips in {d:?} ({:.0} ns/rt); per round trip: \
+         syscalls {:.3} (waits {:.3} + the ops' own {:.3}), ops completed {:.2}, \
+         on the readiness path {:.2}",
+        rt.backend(),
         d.as_nanos() as f64 / rts,
-        (after.wait_syscalls - before.wait_syscalls) as f64 / rts,
-        (after.ops_completed - before.ops_completed) as f64 / rts,
-        (after.ops_fallback - before.ops_fallback) as f64 / rts,
+        per(
+            after.wait_syscalls + after.io_syscalls,
+            before.wait_syscalls + before.io_syscalls
+        ),
+        per(after.wait_syscalls, before.wait_syscalls),
+        per(after.io_syscalls, before.io_syscalls),
+        per(after.ops_completed, before.ops_completed),
+        per(after.ops_fallback, before.ops_fallback),
     );
 }
 

@@ -2,7 +2,8 @@
 //! parameter, so criterion's report reads as a ratio):
 //!
 //! - `spawn_join`: spawn a task and await its output;
-//! - `yield_pingpong`: two tasks taking turns through `yield_now`;
+//! - `yield_pingpong`: two tasks taking turns through `yield_now`; the time
+//!   is per switch (each iteration is two yields, one per task);
 //! - `nop_roundtrip`: one no-op operation awaited (an `IORING_OP_NOP`
 //!   through the ring on io_uring; on epoll the closest equivalent, an op
 //!   that completes on the spot);
@@ -44,6 +45,9 @@ fn yield_pingpong(c: &mut Criterion) {
     for (b, rt) in runtimes() {
         g.bench_function(BenchmarkId::from_parameter(b), |bench| {
             bench.iter_custom(|iters| {
+                // Half as many rounds as criterion's iterations: each round
+                // is two switches, so the time reads per switch.
+                let iters = iters.div_ceil(2);
                 rt.block_on(async move {
                     let t = Instant::now();
                     let other = ringloop::spawn(async move {

@@ -196,7 +196,14 @@ impl Client {
 
     fn fill(&mut self) -> io::Result<usize> {
         let mut chunk = [0u8; 16384];
-        let n = self.stream.read(&mut chunk)?;
+        // A socket read with a timeout is not restarted after a signal
+        // handler ran (EINTR); like `read_exact`, try again.
+        let n = loop {
+            match self.stream.read(&mut chunk) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n)
     }

@@ -65,11 +65,18 @@ pub fn unavailable(b: Backend) -> Option<String> {
     match b {
         Backend::IoUring => URING
             .get_or_init(|| {
-                Builder::new()
-                    .backend(Backend::IoUring)
-                    .build()
-                    .err()
-                    .map(|e| e.to_string())
+                // On a thread of its own: a ring's teardown may still post
+                // task work to the thread that made it, which interrupts
+                // that thread's blocking socket reads with EINTR.
+                std::thread::spawn(|| {
+                    Builder::new()
+                        .backend(Backend::IoUring)
+                        .build()
+                        .err()
+                        .map(|e| e.to_string())
+                })
+                .join()
+                .expect("the io_uring probe thread")
             })
             .clone(),
         _ => None,
