@@ -42,6 +42,16 @@ fn set_soft_limit(n: u64) {
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) }, 0);
 }
 
+/// Puts the fd limits back when dropped, also when the test fails first.
+struct RestoreLimits(libc::rlimit);
+
+impl Drop for RestoreLimits {
+    fn drop(&mut self) {
+        // SAFETY: restores limits read earlier with getrlimit.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &self.0) };
+    }
+}
+
 /// Dups `fd` until the table is full; the dups free the table when dropped.
 fn fill_fd_table(fd: i32) -> Vec<OwnedFd> {
     let mut held = Vec::new();
@@ -61,7 +71,7 @@ fn fill_fd_table(fd: i32) -> Vec<OwnedFd> {
 
 each_backend!(accept_under_emfile_recovers, |b: Backend| {
     let _turn = FD_TABLE.lock().unwrap_or_else(|p| p.into_inner());
-    let saved = rlimit();
+    let saved = RestoreLimits(rlimit());
     let rt = util::rt(b);
     rt.block_on(timeout(LIMIT, async {
         set_soft_limit(256);
@@ -93,7 +103,6 @@ each_backend!(accept_under_emfile_recovers, |b: Backend| {
         }
     }))
     .expect("timed out");
-    // SAFETY: restores the limits read at the start.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &saved) };
+    drop(saved);
     drop(rt);
 });

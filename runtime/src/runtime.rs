@@ -42,14 +42,20 @@ pub struct Runtime {
 impl Runtime {
     pub(crate) fn new(b: &Builder) -> io::Result<Runtime> {
         let requested = b.requested_backend()?;
-        if b.pin_to_cores {
-            worker::pin_to_cpu(0)?;
-        }
+        // The CPUs this process may run on (a `taskset` or cpuset narrows
+        // them): loop i is pinned to the i-th of them.
+        let cpus: Option<std::sync::Arc<[usize]>> = if b.pin_to_cores {
+            let cpus: std::sync::Arc<[usize]> = worker::allowed_cpus()?.into();
+            worker::pin_to_cpu(&cpus, 0)?;
+            Some(cpus)
+        } else {
+            None
+        };
         let pool = Pool::new(b.pool);
         let cfg = LoopConfig {
             backend: requested,
             ring_entries: b.ring_entries,
-            pin: b.pin_to_cores,
+            pin: cpus,
             health: b.health.clone(),
         };
         let built = build_loop(&cfg, 0, &pool)?;

@@ -100,7 +100,8 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
 pub(crate) struct LoopConfig {
     pub(crate) backend: Backend,
     pub(crate) ring_entries: u32,
-    pub(crate) pin: bool,
+    /// The CPUs to pin loop i to (the i-th, wrapping), when pinning.
+    pub(crate) pin: Option<Arc<[usize]>>,
     pub(crate) health: HealthConfig,
 }
 
@@ -127,21 +128,43 @@ pub(crate) fn drain(lc: &Rc<LoopCtx>, deadline: std::time::Instant) {
 }
 
 /// Pins the calling thread to CPU `i % cores`.
-pub(crate) fn pin_to_cpu(i: usize) -> io::Result<()> {
-    let n = thread::available_parallelism().map_or(1, |n| n.get());
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it.
+pub(crate) fn pin_to_cpu(cpus: &[usize], i: usize) -> io::Result<()> {
+    let cpu = cpus[i % cpus.len()];
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; `cpu` came from
+    // sched_getaffinity, so it is below CPU_SETSIZE.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `i % n` is below CPU_SETSIZE for any realistic machine.
-    unsafe { libc::CPU_SET(i % n, &mut set) };
+    // SAFETY: as above.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: `set` is a valid cpu_set_t for the call; 0 means this thread.
     if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } < 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("sched_setaffinity(cpu {}): {e}", i % n),
+        return Err(crate::sys::context(
+            e,
+            format!("sched_setaffinity(cpu {cpu})"),
         ));
     }
     Ok(())
+}
+
+/// The CPUs the calling thread may run on, in order.
+pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set to fill.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid out-pointer of the size given; 0 = this thread.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } < 0 {
+        return Err(crate::sys::context(
+            io::Error::last_os_error(),
+            "sched_getaffinity",
+        ));
+    }
+    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `c` is below CPU_SETSIZE; `set` is initialised.
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect();
+    if cpus.is_empty() {
+        return Err(io::Error::other("sched_getaffinity: no CPU allowed"));
+    }
+    Ok(cpus)
 }
 
 /// What a worker reports once its loop is up.
@@ -161,8 +184,8 @@ pub(crate) fn spawn_worker(
     let thread = thread::Builder::new()
         .name(format!("ringloop-worker-{index}"))
         .spawn(move || {
-            if cfg.pin {
-                if let Err(e) = pin_to_cpu(index) {
+            if let Some(cpus) = &cfg.pin {
+                if let Err(e) = pin_to_cpu(cpus, index) {
                     let _ = tx.send(Err(e));
                     return;
                 }

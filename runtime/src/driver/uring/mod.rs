@@ -318,6 +318,27 @@ impl UringDriver {
         let min = u32::from(wait);
         let flags = ENTER_GETEVENTS;
         self.metrics.wait_syscalls.inc();
+        if !wait && self.flags.defer_taskrun && self.ext_arg {
+            // Without a wait, the kernel runs at most a few (20) deferred
+            // completions per enter; asking for as many as the CQ holds,
+            // with a zero timeout, makes it run them all and return at once
+            // (-ETIME when fewer were ready).
+            let ts = types::Timespec::new();
+            let args = types::SubmitArgs::new().timespec(&ts);
+            let min = self.ring.params().cq_entries();
+            // SAFETY: `args` and `ts` outlive the call; the flags match the
+            // argument type (EXT_ARG with a getevents_arg).
+            let r = unsafe {
+                self.ring
+                    .submitter()
+                    .enter(to_submit, min, flags | ENTER_EXT_ARG, Some(&args))
+            };
+            return match r {
+                Ok(_) => Ok(()),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
         let r = match timeout {
             Some(t) if wait && self.ext_arg => {
                 let ts = types::Timespec::from(t);
@@ -379,6 +400,18 @@ impl UringDriver {
             self.enter_with(false, None)?;
         }
         self.reap();
+        // A waiting enter runs only a few (20) of the deferred completions
+        // ready by then; the kernel flags the rest (IORING_SQ_TASKRUN):
+        // run them now, in one more enter, not one loop turn per 20.
+        if wait && self.flags.defer_taskrun {
+            for _ in 0..4 {
+                if !self.ring.submission().taskrun() {
+                    break;
+                }
+                self.enter_with(false, None)?;
+                self.reap();
+            }
+        }
         // Completions parked in the kernel by a CQ overflow (FEAT_NODROP):
         // flush them now that there is room.
         for _ in 0..64 {
