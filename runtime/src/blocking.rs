@@ -80,7 +80,7 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` on a pool thread.
+    /// Runs `f` on a pool thread; its result goes to the handle.
     pub(crate) fn spawn<T, F>(self: &Arc<Self>, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -88,20 +88,35 @@ impl Pool {
     {
         let join = JoinInner::new();
         let j = join.clone();
-        let pool = self.clone();
-        let job: Job = Box::new(move || {
-            let out = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
-            // Count before the result is visible, so a joiner reading the
-            // metrics sees its own job counted.
-            pool.counters.busy.fetch_sub(1, Ordering::Relaxed);
-            pool.counters.completed.fetch_add(1, Ordering::Relaxed);
-            j.complete(out);
-        });
-        if let Err(why) = self.submit(job) {
-            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        let run = self.run(
+            move || catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked),
+            move |out| j.complete(out),
+        );
+        if let Err(why) = run {
             join.complete(Err(JoinError::rejected(why)));
         }
         JoinHandle::new(join)
+    }
+
+    /// Runs `f` on a pool thread and hands its output to `publish` there,
+    /// after the pool's counters say the job is done (so whoever sees the
+    /// result also sees it counted). `Err` (counted as a rejection) when
+    /// the queue is full or the pool is shutting down; nothing runs then.
+    pub(crate) fn run<T, F, P>(self: &Arc<Self>, f: F, publish: P) -> Result<(), String>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        P: FnOnce(T) + Send + 'static,
+    {
+        let pool = self.clone();
+        let job: Job = Box::new(move || {
+            let out = f();
+            pool.counters.busy.fetch_sub(1, Ordering::Relaxed);
+            pool.counters.completed.fetch_add(1, Ordering::Relaxed);
+            publish(out);
+        });
+        self.submit(job).inspect_err(|_| {
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        })
     }
 
     fn submit(self: &Arc<Self>, job: Job) -> Result<(), String> {

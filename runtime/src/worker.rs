@@ -13,7 +13,7 @@ use std::thread;
 
 use crate::blocking::Pool;
 use crate::context::{Enter, LoopCtx};
-use crate::driver::Driver;
+use crate::driver::{Driver, Kind};
 use crate::executor::{self, shared::Shared, Executor};
 use crate::metrics::stall::HealthConfig;
 use crate::metrics::LoopMetrics;
@@ -58,19 +58,19 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
     };
     let (driver, fallback) = match requested {
         Backend::IoUring => {
-            let d = make(Backend::IoUring).map_err(|e| {
+            let d = make(Kind::IoUring).map_err(|e| {
                 crate::sys::context(e, "io_uring backend was requested but cannot start")
             })?;
             (d, None)
         }
-        Backend::Epoll => (make(Backend::Epoll)?, None),
-        Backend::Auto => match make(Backend::IoUring) {
+        Backend::Epoll => (make(Kind::Epoll)?, None),
+        Backend::Auto => match make(Kind::IoUring) {
             Ok(d) => (d, None),
-            Err(e) if falls_back(&e) => (make(Backend::Epoll)?, Some(e)),
+            Err(e) if falls_back(&e) => (make(Kind::Epoll)?, Some(e)),
             Err(e) => return Err(crate::sys::context(e, "io_uring setup failed")),
         },
     };
-    let backend = driver.kind();
+    let backend = driver.kind().into();
     Ok(Built {
         lc: Rc::new(LoopCtx {
             exec: Executor::default(),

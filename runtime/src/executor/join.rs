@@ -6,9 +6,8 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
 
 /// Why a task produced no output.
 pub struct JoinError {
@@ -109,7 +108,6 @@ struct State<T> {
 /// The state a task (or blocking job) shares with its [`JoinHandle`].
 pub(crate) struct JoinInner<T> {
     state: Mutex<State<T>>,
-    done: Condvar,
 }
 
 impl<T> JoinInner<T> {
@@ -122,7 +120,6 @@ impl<T> JoinInner<T> {
                 join_waker: None,
                 task_waker: None,
             }),
-            done: Condvar::new(),
         })
     }
 
@@ -153,7 +150,6 @@ impl<T> JoinInner<T> {
             st.task_waker = None;
             st.join_waker.take()
         };
-        self.done.notify_all();
         if let Some(w) = waker {
             w.wake();
         }
@@ -198,30 +194,6 @@ impl<T> JoinHandle<T> {
     /// Whether the task has finished (output, panic or cancellation).
     pub fn is_finished(&self) -> bool {
         self.inner.lock().finished
-    }
-
-    /// Takes the output of a finished task without a waker.
-    pub(crate) fn try_take(&self) -> Option<Result<T, JoinError>> {
-        self.inner.lock().output.take()
-    }
-
-    /// Blocks the calling thread until the task finishes or `deadline`
-    /// passes; true when finished. For shutdown paths, not for loop threads.
-    pub(crate) fn wait_until(&self, deadline: Instant) -> bool {
-        let mut st = self.inner.lock();
-        while !st.finished {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            st = self
-                .inner
-                .done
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        true
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::task::Header;
 use super::BUDGET;
 use crate::context::LoopCtx;
-use crate::driver::Done;
+use crate::driver::Finished;
 
 /// Key of the future passed to `block_on` (never a task-table key).
 const MAIN_KEY: usize = usize::MAX;
@@ -80,7 +80,7 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
             lc.clock();
         }
         wakes.drain(..).for_each(Waker::wake);
-        drops.drain(..).for_each(Done::finish);
+        drops.drain(..).for_each(Finished::finish);
     }
 }
 

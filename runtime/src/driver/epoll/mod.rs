@@ -18,6 +18,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::driver::opcode::Interest;
+use crate::driver::uring::UringDriver;
+use crate::driver::{Finished, IoDriver, ReadyWait};
 use crate::metrics::LoopMetrics;
 
 const WAKE_TOKEN: u64 = u64::MAX;
@@ -64,60 +66,6 @@ impl EpollDriver {
             wakes: Vec::new(),
             metrics,
         })
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        format!("epoll pwait2={}", self.pwait2)
-    }
-
-    pub(crate) fn registered(&self) -> usize {
-        self.fds.len()
-    }
-
-    pub(crate) fn poll_ready(
-        &mut self,
-        fd: RawFd,
-        interest: Interest,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
-        let syscalls = &self.metrics.io_syscalls;
-        self.fds
-            .poll_ready(self.epfd.as_raw_fd(), fd, interest, syscalls, cx)
-    }
-
-    pub(crate) fn close_fd(&mut self, fd: RawFd) {
-        self.metrics.io_syscalls.add(2); // epoll_ctl(DEL) + close
-        self.fds
-            .deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
-        // SAFETY: the caller owns `fd` and gives it up here.
-        unsafe { libc::close(fd) };
-    }
-
-    pub(crate) fn forget_fd(&mut self, fd: RawFd) {
-        self.fds
-            .deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
-    }
-
-    /// Waits for events (not at all when `timeout` is zero, for ever when
-    /// `None`) and applies them.
-    pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.metrics.wait_syscalls.inc();
-        let n = self.wait(timeout)?;
-        // SAFETY: the kernel initialised the first `n` entries.
-        unsafe { self.events.set_len(n) };
-        for i in 0..n {
-            let ev = self.events[i];
-            let (token, events) = (ev.u64, ev.events);
-            if token == WAKE_TOKEN {
-                let mut buf = 0u64;
-                // SAFETY: reads 8 bytes into a local; non-blocking eventfd.
-                unsafe { libc::read(self.wake_fd, (&mut buf as *mut u64).cast(), 8) };
-            } else {
-                self.fds.event(token as RawFd, events, &mut self.wakes);
-            }
-        }
-        self.events.clear();
-        Ok(())
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
@@ -170,8 +118,82 @@ impl EpollDriver {
         }
         Ok(r as usize)
     }
+}
 
-    pub(crate) fn take_deferred(&mut self, wakes: &mut Vec<Waker>) {
+impl IoDriver for EpollDriver {
+    fn describe(&self) -> String {
+        format!("epoll pwait2={}", self.pwait2)
+    }
+
+    fn registered_fds(&self) -> usize {
+        self.fds.len()
+    }
+
+    fn in_flight(&self) -> usize {
+        // Nothing is in flight on a reactor: an op waits for readiness and
+        // then makes its own syscall.
+        0
+    }
+
+    fn ring(&mut self) -> Option<&mut UringDriver> {
+        None
+    }
+
+    fn poll_ready(
+        &mut self,
+        fd: RawFd,
+        interest: Interest,
+        _wait: &mut ReadyWait,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let syscalls = &self.metrics.io_syscalls;
+        self.fds
+            .poll_ready(self.epfd.as_raw_fd(), fd, interest, syscalls, cx)
+    }
+
+    fn close_fd(&mut self, fd: RawFd) {
+        self.metrics.io_syscalls.add(2); // epoll_ctl(DEL) + close
+        self.fds
+            .deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
+        // SAFETY: the caller owns `fd` and gives it up here.
+        unsafe { libc::close(fd) };
+    }
+
+    fn forget_fd(&mut self, fd: RawFd) {
+        self.fds
+            .deregister(self.epfd.as_raw_fd(), fd, &mut self.wakes);
+    }
+
+    /// Waits for events (not at all when `timeout` is zero, for ever when
+    /// `None`) and applies them.
+    fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.metrics.wait_syscalls.inc();
+        let n = self.wait(timeout)?;
+        // SAFETY: the kernel initialised the first `n` entries.
+        unsafe { self.events.set_len(n) };
+        for i in 0..n {
+            let ev = self.events[i];
+            let (token, events) = (ev.u64, ev.events);
+            if token == WAKE_TOKEN {
+                let mut buf = 0u64;
+                // SAFETY: reads 8 bytes into a local; non-blocking eventfd.
+                unsafe { libc::read(self.wake_fd, (&mut buf as *mut u64).cast(), 8) };
+            } else {
+                self.fds.event(token as RawFd, events, &mut self.wakes);
+            }
+        }
+        self.events.clear();
+        Ok(())
+    }
+
+    fn take_deferred(&mut self, wakes: &mut Vec<Waker>, _done: &mut Vec<Finished>) {
         wakes.append(&mut self.wakes);
     }
+
+    fn cancel_ready(&mut self, _wait: ReadyWait) {
+        // The waker stays parked until the fd's next edge or its close; a
+        // stale one wakes its task for nothing at most once.
+    }
+
+    fn flush(&mut self) {}
 }

@@ -21,7 +21,7 @@
 //! is alive (the `Op` owns it, at a stable heap address); once the `Op` is
 //! dropped, the slot owns it and frees it only after the final CQE.
 //!
-//! [`Op`]: super::Op
+//! [`Op`]: crate::driver::Op
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -29,8 +29,8 @@ use std::task::{Context, Poll, Waker};
 use io_uring::cqueue;
 use slab::Slab;
 
-use super::opcode::Completion;
-use super::orphan::{Done, Orphan};
+use crate::driver::op::{Finished, Nothing, Orphan};
+use crate::driver::opcode::Completion;
 
 /// One slot's state.
 pub(crate) enum Lifecycle {
@@ -107,21 +107,20 @@ impl Slots {
     }
 
     /// Reserves a slot for a new single-shot (`multi == false`) or multishot
-    /// operation and returns its token, which becomes the SQE's `user_data`.
-    pub(crate) fn insert(&mut self, multi: bool) -> u64 {
+    /// operation whose future is woken with `waker`, and returns its token,
+    /// which becomes the SQE's `user_data`.
+    pub(crate) fn insert(&mut self, multi: bool, waker: Option<&Waker>) -> u64 {
         let gen = self.next_gen;
         self.next_gen = gen.wrapping_add(1) & GEN_MASK;
+        let waker = waker.cloned();
         let state = if multi {
             Lifecycle::Multi {
-                waker: None,
+                waker,
                 queue: VecDeque::new(),
                 done: false,
             }
         } else {
-            Lifecycle::Pending {
-                waker: None,
-                first: None,
-            }
+            Lifecycle::Pending { waker, first: None }
         };
         let key = self.slab.insert(Entry {
             gen,
@@ -174,7 +173,7 @@ impl Slots {
         res: i32,
         flags: u32,
         wake: &mut Vec<Waker>,
-        done: &mut Vec<Done>,
+        done: &mut Vec<Finished>,
     ) {
         let more = cqueue::more(flags);
         let Some(entry) = self.entry(token) else {
@@ -205,7 +204,7 @@ impl Slots {
                 cqes.push(Completion::from_raw(res, flags));
                 if !more {
                     if let Lifecycle::Orphaned { data, cqes } = self.remove(token) {
-                        done.push(Done { data, cqes });
+                        done.push(Finished::new(data, cqes));
                     }
                 }
             }
@@ -260,7 +259,7 @@ impl Slots {
         &mut self,
         token: u64,
         data: Box<dyn Orphan>,
-    ) -> (AfterDrop, Option<Done>) {
+    ) -> (AfterDrop, Option<Finished>) {
         let slot = match self.entry(token) {
             Some(e) => &mut e.state,
             None => panic!("ringloop: drop of unknown slot {token:#x}"),
@@ -282,12 +281,12 @@ impl Slots {
             Lifecycle::Orphaned { .. } => panic!("ringloop: slot {token:#x} orphaned twice"),
         };
         if finished {
-            (AfterDrop::Freed, Some(Done { data, cqes }))
+            (AfterDrop::Freed, Some(Finished::new(data, cqes)))
         } else if crate::mutant::on("orphan_freed_at_once") {
             drop(data);
             let e = self.entry(token).expect("matched above");
             e.state = Lifecycle::Orphaned {
-                data: Box::new(super::orphan::Nothing),
+                data: Box::new(Nothing),
                 cqes,
             };
             (AfterDrop::Cancel, None)
@@ -335,7 +334,7 @@ mod tests {
     #[test]
     fn completed_then_polled_frees_slot() {
         let mut s = Slots::default();
-        let k = s.insert(false);
+        let k = s.insert(false, None);
         assert!(s.poll(k, &mut cx()).is_pending());
         let (mut w, mut d) = (vec![], vec![]);
         s.complete(k, 7, 0, &mut w, &mut d);
@@ -351,7 +350,7 @@ mod tests {
     fn orphan_keeps_payload_until_final_cqe() {
         let payload = Rc::new(());
         let mut s = Slots::default();
-        let k = s.insert(false);
+        let k = s.insert(false, None);
         assert_eq!(Rc::strong_count(&payload), 1);
         let (data, seen) = orphan_of(&payload);
         let (after, back) = s.orphan(k, data);
@@ -362,7 +361,7 @@ mod tests {
         s.complete(k, -libc::ECANCELED, 0, &mut w, &mut d);
         assert_eq!(s.len(), 0);
         assert_eq!(Rc::strong_count(&payload), 2, "freed only when finished");
-        d.into_iter().for_each(Done::finish);
+        d.into_iter().for_each(Finished::finish);
         assert_eq!(seen.get(), 1, "the final result reached the value");
         assert_eq!(Rc::strong_count(&payload), 1);
     }
@@ -371,7 +370,7 @@ mod tests {
     fn orphan_after_completion_frees_at_once() {
         let payload = Rc::new(());
         let mut s = Slots::default();
-        let k = s.insert(false);
+        let k = s.insert(false, None);
         s.complete(k, 0, 0, &mut vec![], &mut vec![]);
         let (data, seen) = orphan_of(&payload);
         let (after, back) = s.orphan(k, data);
@@ -385,7 +384,7 @@ mod tests {
     #[test]
     fn zero_copy_style_more_keeps_first_result() {
         let mut s = Slots::default();
-        let k = s.insert(false);
+        let k = s.insert(false, None);
         let (mut w, mut d) = (vec![], vec![]);
         s.complete(k, 4096, MORE, &mut w, &mut d);
         assert!(s.poll(k, &mut cx()).is_pending(), "buffer still owned");
@@ -400,7 +399,7 @@ mod tests {
     fn orphaned_multishot_waits_for_cqe_without_more() {
         let payload = Rc::new(());
         let mut s = Slots::default();
-        let k = s.insert(true);
+        let k = s.insert(true, None);
         let (mut w, mut d) = (vec![], vec![]);
         s.complete(k, 5, MORE, &mut w, &mut d);
         let (data, seen) = orphan_of(&payload);
@@ -409,7 +408,7 @@ mod tests {
         s.complete(k, 6, MORE, &mut w, &mut d);
         assert_eq!(Rc::strong_count(&payload), 2);
         s.complete(k, -libc::ECANCELED, 0, &mut w, &mut d);
-        d.into_iter().for_each(Done::finish);
+        d.into_iter().for_each(Finished::finish);
         assert_eq!(
             seen.get(),
             3,
@@ -423,12 +422,12 @@ mod tests {
     fn a_reused_key_has_a_new_generation() {
         let payload = Rc::new(());
         let mut s = Slots::default();
-        let old = s.insert(false);
+        let old = s.insert(false, None);
         let (data, _) = orphan_of(&payload);
         s.orphan(old, data);
         assert_eq!(s.note_cancel(old), Some(1));
         s.complete(old, -libc::ECANCELED, 0, &mut vec![], &mut vec![]);
-        let new = s.insert(false);
+        let new = s.insert(false, None);
         assert_eq!(split(new).0, split(old).0, "the key is reused");
         assert_ne!(new, old, "with another generation");
         assert_eq!(s.note_cancel(old), None, "a retry for the old op is void");
@@ -439,7 +438,7 @@ mod tests {
     #[test]
     fn multishot_stream_yields_then_ends() {
         let mut s = Slots::default();
-        let k = s.insert(true);
+        let k = s.insert(true, None);
         let (mut w, mut d) = (vec![], vec![]);
         s.complete(k, 1, MORE, &mut w, &mut d);
         s.complete(k, 2, 0, &mut w, &mut d);

@@ -1,0 +1,137 @@
+//! Getting SQEs to the kernel and CQEs back: [`push`](UringDriver::push)
+//! (flushing a full SQ early), [`enter_with`](UringDriver::enter_with) (the
+//! one `io_uring_enter` of a turn, and the few extra ones that drain
+//! deferred completions), and [`reap`](UringDriver::reap), which dispatches
+//! each CQE to its slot, to the cancel bookkeeping, or to the wake read.
+
+use std::io;
+use std::time::Duration;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{UringDriver, CANCEL_TAG, IGNORE_TOKEN, WAKE_TOKEN};
+
+/// `IORING_ENTER_GETEVENTS` (uapi value): wait for / reap completions.
+const ENTER_GETEVENTS: u32 = 1 << 0;
+/// `IORING_ENTER_EXT_ARG` (uapi value, 5.11): the argument is a
+/// `io_uring_getevents_arg` carrying a timeout.
+const ENTER_EXT_ARG: u32 = 1 << 3;
+
+impl UringDriver {
+    pub(super) fn arm_wake(&mut self) -> io::Result<()> {
+        let buf: *mut u64 = &mut *self.wake_buf;
+        let e = opcode::Read::new(types::Fd(self.wake_fd), buf.cast(), 8)
+            .build()
+            .user_data(WAKE_TOKEN);
+        // SAFETY: `wake_buf` is a heap box owned by the driver, freed only
+        // after drop has drained this read's CQE.
+        unsafe { self.push(e) }?;
+        self.wake_armed = true;
+        Ok(())
+    }
+
+    /// Queues an SQE, flushing the SQ to the kernel first when it is full.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `e` must stay valid until its final CQE.
+    pub(super) unsafe fn push(&mut self, e: squeue::Entry) -> io::Result<()> {
+        for _ in 0..64 {
+            // SAFETY: forwarded from the caller.
+            if unsafe { self.ring.submission().push(&e) }.is_ok() {
+                return Ok(());
+            }
+            match self.enter_with(false, None) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+                Err(e) => return Err(e),
+            }
+            self.reap();
+        }
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "io_uring submission queue stays full",
+        ))
+    }
+
+    /// One `io_uring_enter`: submits what is queued; with `wait`, blocks for
+    /// one completion or `timeout`.
+    pub(super) fn enter_with(&mut self, wait: bool, timeout: Option<Duration>) -> io::Result<()> {
+        let to_submit = self.ring.submission().len() as u32;
+        let min = u32::from(wait);
+        let flags = ENTER_GETEVENTS;
+        self.metrics.wait_syscalls.inc();
+        if !wait && self.flags.defer_taskrun && self.ext_arg {
+            // Without a wait, the kernel runs at most a few (20) deferred
+            // completions per enter; asking for as many as the CQ holds,
+            // with a zero timeout, makes it run them all and return at once
+            // (-ETIME when fewer were ready).
+            let ts = types::Timespec::new();
+            let args = types::SubmitArgs::new().timespec(&ts);
+            let min = self.ring.params().cq_entries();
+            // SAFETY: `args` and `ts` outlive the call; the flags match the
+            // argument type (EXT_ARG with a getevents_arg).
+            let r = unsafe {
+                self.ring
+                    .submitter()
+                    .enter(to_submit, min, flags | ENTER_EXT_ARG, Some(&args))
+            };
+            return match r {
+                Ok(_) => Ok(()),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        let r = match timeout {
+            Some(t) if wait && self.ext_arg => {
+                let ts = types::Timespec::from(t);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                // SAFETY: `args` and `ts` outlive the call; the flags match
+                // the argument type (EXT_ARG with a getevents_arg).
+                unsafe {
+                    self.ring
+                        .submitter()
+                        .enter(to_submit, min, flags | ENTER_EXT_ARG, Some(&args))
+                }
+            }
+            // SAFETY: no extra argument.
+            _ => unsafe {
+                self.ring
+                    .submitter()
+                    .enter::<libc::sigset_t>(to_submit, min, flags, None)
+            },
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(super) fn reap(&mut self) {
+        let mut cq = self.ring.completion();
+        cq.sync();
+        for cqe in &mut cq {
+            match cqe.user_data() {
+                WAKE_TOKEN => self.wake_armed = false,
+                IGNORE_TOKEN => {}
+                // -ENOENT / -EALREADY: not cancelled (see the module docs);
+                // retried next turn if the op is still orphaned by then.
+                cancel if cancel & CANCEL_TAG != 0 => {
+                    if cqe.result() < 0 && !crate::mutant::on("cancel_result_ignored") {
+                        self.cancel_again.push(cancel & !CANCEL_TAG);
+                    }
+                }
+                key => {
+                    self.slots.complete(
+                        key,
+                        cqe.result(),
+                        cqe.flags(),
+                        &mut self.wakes,
+                        &mut self.done,
+                    );
+                }
+            }
+        }
+    }
+}
