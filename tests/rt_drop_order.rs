@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use ringloop::driver::io_uring::{opcode, squeue, types};
 use ringloop::driver::ops::{Nop, Timeout};
+use ringloop::driver::SharedFd;
 use ringloop::driver::{Completion, Fallback, Interest, Op, OpCode};
-use ringloop::fd::SharedFd;
 use ringloop::Backend;
 use util::ops::{pipe, Counted, Ledger, PipeRead, PoolJob, RawAccept, RawOpen};
 

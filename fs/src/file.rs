@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::Op;
-use ringloop_runtime::fd::SharedFd;
+use ringloop_runtime::driver::SharedFd;
 
 use crate::metadata::Metadata;
 use crate::ops::{Fsync, Ftruncate, Read, Readv, Statx, Write, Writev};

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::Op;
-use ringloop_runtime::fd::SharedFd;
+use ringloop_runtime::driver::SharedFd;
 
 use crate::error::context;
 use crate::ops;

@@ -1,4 +1,5 @@
-//! The blocking pool: [`spawn_blocking`] and the pool path of operations.
+//! The blocking pool behind [`spawn_blocking`](crate::spawn_blocking) and
+//! the pool path of operations (`driver/pool.rs`). A leaf: it knows no loop.
 //!
 //! One pool per [`Runtime`](crate::Runtime), shared by its loop threads.
 //! Threads start on demand, up to `max_threads`; an idle thread retires
@@ -214,34 +215,4 @@ impl Pool {
             jobs_rejected: self.counters.rejected.load(Ordering::Relaxed),
         }
     }
-}
-
-/// Runs blocking `f` on the runtime's blocking pool and returns a handle to
-/// its result.
-///
-/// Use it for CPU-heavy work or blocking calls that would stall the loop.
-/// The handle resolves to a [`JoinError`] if `f` panics, or if the pool's
-/// bounded queue is full ([`JoinError::is_rejected`]).
-/// [`JoinHandle::abort`] cannot interrupt a running job; it discards the
-/// result.
-///
-/// # Panics
-///
-/// When called outside a ringloop runtime.
-///
-/// # Examples
-///
-/// ```
-/// ringloop_runtime::block_on(async {
-///     let sum = ringloop_runtime::spawn_blocking(|| (1..=100u64).sum::<u64>()).await.unwrap();
-///     assert_eq!(sum, 5050);
-/// });
-/// ```
-pub fn spawn_blocking<T, F>(f: F) -> JoinHandle<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    crate::context::with(|cx| cx.pool.spawn(f))
-        .expect("ringloop::spawn_blocking called outside a ringloop runtime")
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::executor::shared::{Remote, Shared};
 use crate::executor::{JoinError, JoinHandle, JoinInner, TaskFuture};
 use crate::metrics::MetricsSnapshot;
-use crate::{context, Backend};
+use crate::{event_loop, Backend};
 
 /// A handle to one loop thread, usable from any thread.
 ///
@@ -23,7 +23,7 @@ pub struct Handle {
 impl Handle {
     /// The handle of the loop running on this thread, if any.
     pub fn try_current() -> Option<Handle> {
-        context::with(|cx| Handle {
+        event_loop::with(|cx| Handle {
             shared: cx.shared.clone(),
             backend: cx.backend,
         })
@@ -78,7 +78,10 @@ impl Handle {
             let fut = make();
             let task = TaskFuture::new(fut, join.clone());
             // Runs from the loop's remote drain, with the loop current.
-            context::with(|cx| cx.exec.spawn_task(cx, task, &join, at));
+            event_loop::with(|cx| {
+                cx.metrics.tasks_spawned.inc();
+                cx.exec.spawn_task(&cx.shared, task, &join, at)
+            });
         };
         self.shared.push_remote(Remote::Spawn(Box::new(job)));
         JoinHandle::new(join)

@@ -49,10 +49,9 @@ mod backend_name;
 mod blocking;
 pub mod buf;
 mod builder;
-mod context;
 pub mod driver;
+mod event_loop;
 mod executor;
-pub mod fd;
 mod handle;
 pub mod io;
 pub mod metrics;
@@ -61,19 +60,17 @@ pub mod mutant;
 mod runtime;
 pub mod signal;
 pub mod sys;
+pub mod task;
 pub mod time;
 mod valgrind;
-mod worker;
 
 use std::future::Future;
-use std::panic::Location;
 
-pub use blocking::spawn_blocking;
 pub use builder::{Backend, Builder, BACKEND_ENV};
-pub use executor::{yield_now, JoinError, JoinHandle};
 pub use handle::Handle;
 pub use metrics::MetricsSnapshot;
 pub use runtime::Runtime;
+pub use task::{spawn, spawn_blocking, yield_now, JoinError, JoinHandle};
 
 /// Runs `fut` on a new single-loop runtime on this thread, with
 /// [`Backend::Auto`] (or `RINGLOOP_BACKEND`).
@@ -91,29 +88,15 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     rt.block_on(fut)
 }
 
-/// Spawns a task on the current loop. The future may be `!Send`; it runs on
-/// this thread only. The returned handle awaits its output, aborts it, or
-/// detaches it when dropped.
-///
-/// # Panics
-///
-/// When called outside a ringloop runtime.
-#[track_caller]
-pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
-    let at = Location::caller();
-    context::with(|cx| cx.exec.spawn(cx, fut, at))
-        .expect("ringloop::spawn called outside a ringloop runtime")
-}
-
 /// The backend of the loop running on this thread; `None` outside a runtime.
 pub fn current_backend() -> Option<Backend> {
-    context::with(|cx| cx.backend)
+    event_loop::with(|cx| cx.backend)
 }
 
 /// A snapshot of the current loop's counters (with the blocking pool's);
 /// `None` outside a runtime.
 pub fn metrics() -> Option<MetricsSnapshot> {
-    context::with(|cx| {
+    event_loop::with(|cx| {
         let mut m = cx.metrics.snapshot(cx.backend);
         m.blocking = cx.pool.snapshot();
         if let Ok(d) = cx.driver.try_borrow() {

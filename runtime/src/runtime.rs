@@ -9,11 +9,9 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::blocking::Pool;
-use crate::context::{Enter, LoopCtx};
-use crate::executor;
+use crate::event_loop::{self as worker, build_loop, spawn_worker, Enter, LoopConfig, LoopCtx};
 use crate::handle::Handle;
 use crate::metrics::MetricsSnapshot;
-use crate::worker::{self, build_loop, spawn_worker, LoopConfig};
 use crate::{Backend, Builder};
 
 struct Worker {
@@ -91,7 +89,7 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
         let enter = Enter::new(&self.main).unwrap_or_else(|e| panic!("ringloop: {e}"));
-        let out = executor::run(&self.main, fut);
+        let out = crate::event_loop::run(&self.main, fut);
         // What the finished future dropped (sockets it owned) queued CLOSEs:
         // hand them to the kernel now, not at the next `block_on`.
         self.main.driver.borrow_mut().flush();

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ringloop::driver::io_uring::{opcode, squeue, types};
+use ringloop::driver::SharedFd;
 use ringloop::driver::{BlockingJob, Completion, Fallback, Interest, OpCode, NO_OPCODE};
-use ringloop::fd::SharedFd;
 
 /// A read of a pipe into an owned buffer, of at most `len` bytes.
 pub struct PipeRead {

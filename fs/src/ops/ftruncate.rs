@@ -8,8 +8,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 
 use io_uring::{opcode, squeue, types};
+use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
-use ringloop_runtime::fd::SharedFd;
 
 use super::cvt0;
 

@@ -11,8 +11,8 @@ use std::os::fd::AsRawFd;
 
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::buf::{BufResult, IoBufMut};
+use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
-use ringloop_runtime::fd::SharedFd;
 
 use super::MAX_RW;
 use crate::error::cvt;

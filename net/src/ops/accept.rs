@@ -24,8 +24,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Weak;
 
 use io_uring::{opcode, squeue, types};
+use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{Completion, Fallback, Interest, MultishotOpCode, OpCode};
-use ringloop_runtime::fd::SharedFd;
 
 use crate::backlog::Backlog;
 use crate::error::cvt;

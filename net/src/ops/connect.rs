@@ -15,8 +15,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 
 use io_uring::{opcode, squeue, types};
+use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{Completion, Fallback, Interest, OpCode};
-use ringloop_runtime::fd::SharedFd;
 
 use crate::sys::{self, RawAddr};
 

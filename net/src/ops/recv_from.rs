@@ -17,8 +17,8 @@ use std::os::fd::AsRawFd;
 
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::buf::{BufResult, IoBufMut};
+use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{Completion, Fallback, Interest, OpCode};
-use ringloop_runtime::fd::SharedFd;
 
 use crate::error::cvt_len;
 use crate::sys::RawAddr;

@@ -16,8 +16,8 @@ use std::os::fd::AsRawFd;
 
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::buf::{BufResult, IoBuf};
+use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{Completion, Fallback, Interest, OpCode};
-use ringloop_runtime::fd::SharedFd;
 
 use super::SEND_FLAGS;
 use crate::error::cvt_len;

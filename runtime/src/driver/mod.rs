@@ -18,7 +18,9 @@
 //! on io_uring and is reached through [`Driver::ring`], which is `None` on
 //! epoll: no call can reach a ring that is not there.
 
+pub(crate) mod current;
 mod epoll;
+mod fd;
 mod op;
 mod opcode;
 pub mod ops;
@@ -33,6 +35,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+pub use fd::SharedFd;
 /// The io-uring crate: an [`OpCode`] builds its SQE with it.
 #[doc(no_inline)]
 pub use io_uring;

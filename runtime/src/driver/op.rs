@@ -103,8 +103,17 @@ impl<T: OpCode> Core<T> {
 
     /// The next completion; `None` once a multishot stream has ended.
     fn poll(&mut self, multi: bool, cx: &mut Context<'_>) -> Poll<Option<Step>> {
+        if let Some(d) = &self.driver {
+            // Its completion can only arrive on the loop that started it.
+            assert!(
+                super::current::is_current(d),
+                "ringloop: an operation started on one runtime was polled outside it \
+                 (on another runtime, or after its block_on returned); it can only \
+                 complete on the loop that started it"
+            );
+        }
         // A task that completed many operations without waiting yields.
-        if crate::context::coop_poll(self.driver.as_ref(), cx).is_pending() {
+        if crate::executor::coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
         if let State::Unsubmitted = self.state {
@@ -153,7 +162,7 @@ impl<T: OpCode> Core<T> {
     /// opcode (its waker stored at once), else its fallback. `Some` is the
     /// completion of an op that finished on the spot or could not start.
     fn start(&mut self, multi: bool, cx: &mut Context<'_>) -> Option<Completion> {
-        let Some(d) = crate::context::driver() else {
+        let Some(d) = super::current::current() else {
             let e = io::Error::other("ringloop operation polled outside a ringloop runtime");
             return Some(failed(e));
         };
@@ -227,8 +236,8 @@ impl<T: OpCode> Core<T> {
     fn delivered(&mut self, last: bool) {
         if let Some(d) = &self.driver {
             d.borrow().metrics.opcodes.completed(T::CODE);
+            crate::executor::coop::spend();
         }
-        crate::context::coop_spend();
         if last {
             self.end();
         }

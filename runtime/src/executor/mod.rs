@@ -1,48 +1,48 @@
-//! The per-thread executor: a task table, a local run queue, and the loop
-//! that alternates between polling ready tasks and parking the driver.
+//! The per-thread executor: a task table and a local run queue, plus the
+//! remote queue other threads feed ([`shared::Shared`]).
 //!
 //! Tasks never migrate: one spawned on a thread is polled only there, so it
-//! may hold `Rc` and `RefCell`. Fairness has two levels: one loop turn polls
-//! at most [`BUDGET`] tasks, then fires due timers and turns the driver
-//! (without waiting, when tasks are still ready); and within one poll a task
-//! may complete at most `COOP_BUDGET` operations without waiting before its
-//! next operation yields, so a task reading an always-ready socket on epoll
-//! cannot starve I/O, timers and other tasks either.
+//! may hold `Rc` and `RefCell`. The executor knows no loop, driver or timer:
+//! the event loop (`event_loop/`) pops a task, takes its future, polls it
+//! (timing the poll) and puts it back or finishes it. A wake on the owning
+//! thread pushes to this executor's run queue, found through a thread-local
+//! the loop sets while it runs ([`Executor::enter`]); a wake from any other
+//! thread goes through the remote queue and unparks the loop.
+//!
+//! Fairness has two levels: the loop polls at most a budget of tasks per
+//! turn, and within one poll [`coop`] limits the operations a task may
+//! complete without waiting.
 
-mod drained;
+pub(crate) mod coop;
 mod join;
-mod run;
 pub(crate) mod shared;
 mod task;
 mod yield_now;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Waker};
+use std::task::Waker;
 
 use slab::Slab;
 
-pub(crate) use drained::Drained;
 pub(crate) use join::JoinInner;
 pub use join::{JoinError, JoinHandle};
-pub(crate) use run::run;
-pub(crate) use task::TaskFuture;
+pub(crate) use task::{Header, TaskFuture};
 pub use yield_now::yield_now;
 
-use crate::context::{LoopCtx, COOP_BUDGET};
-use crate::metrics::StallReport;
 use shared::{Remote, Shared};
-use task::Header;
 
-/// Task polls per loop turn before I/O and timers are checked again.
-pub(crate) const BUDGET: usize = 128;
+/// A task's future, boxed once at spawn.
+pub(crate) type BoxTask = Pin<Box<dyn Future<Output = ()>>>;
 
-type BoxTask = Pin<Box<dyn Future<Output = ()>>>;
+/// Key of the future passed to `block_on` (never a task-table key).
+pub(crate) const MAIN_KEY: usize = usize::MAX;
 
 struct TaskSlot {
     header: Arc<Header>,
@@ -50,28 +50,102 @@ struct TaskSlot {
     fut: Option<BoxTask>,
 }
 
-#[derive(Default)]
+/// The run queue, shared (`Rc`) with the thread-local same-thread wakes
+/// push to.
+pub(crate) struct RunQueue {
+    /// The loop this queue belongs to (its `Shared::id`).
+    id: usize,
+    queue: RefCell<VecDeque<Arc<Header>>>,
+    /// The loop's clock reading (ticks) when it last looked: the time a
+    /// task is queued, for the loop-lag histogram.
+    now: Cell<u64>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Rc<RunQueue>>> = const { RefCell::new(None) };
+}
+
+/// Pushes `h` to the run queue of the loop running on this thread if it is
+/// the loop `id`; `false` otherwise (the caller queues it remotely).
+pub(crate) fn push_local(id: usize, h: &Arc<Header>) -> bool {
+    LOCAL
+        .try_with(|l| match &*l.borrow() {
+            Some(q) if q.id == id => {
+                h.scheduled_at.store(q.now.get(), Ordering::Relaxed);
+                q.queue.borrow_mut().push_back(h.clone());
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false)
+}
+
+/// While alive, same-thread wakes go to this executor's run queue.
+pub(crate) struct Entered {
+    prev: Option<Rc<RunQueue>>,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = LOCAL.try_with(|l| *l.borrow_mut() = prev);
+    }
+}
+
 pub(crate) struct Executor {
     tasks: RefCell<Slab<TaskSlot>>,
-    queue: RefCell<VecDeque<Arc<Header>>>,
+    run: Rc<RunQueue>,
     remote: RefCell<VecDeque<Remote>>,
     /// Woken when the last task finishes (graceful shutdown waits on it).
     idle: RefCell<Option<Waker>>,
 }
 
 impl Executor {
-    pub(crate) fn push(&self, h: Arc<Header>) {
-        self.queue.borrow_mut().push_back(h);
+    /// An executor for the loop `id` (its `Shared::id`).
+    pub(crate) fn new(id: usize) -> Self {
+        Executor {
+            tasks: RefCell::default(),
+            run: Rc::new(RunQueue {
+                id,
+                queue: RefCell::default(),
+                now: Cell::new(0),
+            }),
+            remote: RefCell::default(),
+            idle: RefCell::default(),
+        }
     }
 
-    fn pop(&self) -> Option<Arc<Header>> {
-        self.queue.borrow_mut().pop_front()
+    /// Makes this the executor that same-thread wakes reach.
+    pub(crate) fn enter(&self) -> Entered {
+        let prev = LOCAL.with(|l| l.borrow_mut().replace(self.run.clone()));
+        Entered { prev }
+    }
+
+    /// The loop's last clock reading, in ticks.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.run.now.get()
+    }
+
+    #[inline]
+    pub(crate) fn set_now(&self, ticks: u64) {
+        self.run.now.set(ticks);
+    }
+
+    pub(crate) fn push(&self, h: Arc<Header>) {
+        h.scheduled_at.store(self.now(), Ordering::Relaxed);
+        self.run.queue.borrow_mut().push_back(h);
+    }
+
+    pub(crate) fn pop(&self) -> Option<Arc<Header>> {
+        self.run.queue.borrow_mut().pop_front()
     }
 
     pub(crate) fn has_ready(&self) -> bool {
-        !self.queue.borrow().is_empty()
+        !self.run.queue.borrow().is_empty()
     }
 
+    /// Tasks alive (spawned and not finished).
     pub(crate) fn alive(&self) -> usize {
         self.tasks.borrow().len()
     }
@@ -80,10 +154,10 @@ impl Executor {
         *self.idle.borrow_mut() = Some(w.clone());
     }
 
-    /// Spawns `fut` on the loop `lc`.
+    /// Spawns `fut`, owned by the loop `owner`.
     pub(crate) fn spawn<F>(
         &self,
-        lc: &LoopCtx,
+        owner: &Arc<Shared>,
         fut: F,
         at: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
@@ -91,14 +165,14 @@ impl Executor {
         F: Future + 'static,
     {
         let join = JoinInner::new();
-        self.spawn_task(lc, TaskFuture::new(fut, join.clone()), &join, at);
+        self.spawn_task(owner, TaskFuture::new(fut, join.clone()), &join, at);
         JoinHandle::new(join)
     }
 
-    /// Inserts a ready-made task whose join state is `join`.
+    /// Inserts a ready-made task whose join state is `join`, and queues it.
     pub(crate) fn spawn_task<F: Future + 'static>(
         &self,
-        lc: &LoopCtx,
+        owner: &Arc<Shared>,
         task: TaskFuture<F>,
         join: &JoinInner<F::Output>,
         at: &'static Location<'static>,
@@ -106,10 +180,7 @@ impl Executor {
         let header = {
             let mut tasks = self.tasks.borrow_mut();
             let entry = tasks.vacant_entry();
-            let header = Header::new(entry.key(), lc.shared.clone(), at);
-            header
-                .scheduled_at
-                .store(lc.now_ticks.get(), Ordering::Relaxed);
+            let header = Header::new(entry.key(), owner.clone(), at);
             entry.insert(TaskSlot {
                 header: header.clone(),
                 fut: Some(Box::pin(task)),
@@ -117,63 +188,56 @@ impl Executor {
             header
         };
         join.set_task_waker(Waker::from(header.clone()));
-        lc.metrics.tasks_spawned.inc();
         self.push(header);
     }
 
-    /// Polls one queued task, if it still exists.
-    fn poll_task(&self, h: Arc<Header>, lc: &LoopCtx) {
-        let key = h.key;
-        let fut = {
-            let mut tasks = self.tasks.borrow_mut();
-            match tasks.get_mut(key) {
-                Some(slot) if Arc::ptr_eq(&slot.header, &h) => slot.fut.take(),
-                _ => None,
-            }
-        };
-        let Some(mut fut) = fut else {
-            return;
-        };
-        h.scheduled.store(false, Ordering::Release);
-        let at = h.spawned_at;
-        let queued_at = h.scheduled_at.load(Ordering::Relaxed);
-        let waker = Waker::from(h);
-        let done = timed(lc, at, queued_at, || {
-            fut.as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_ready()
-        });
-        if done {
-            let slot = self.tasks.borrow_mut().remove(key);
-            lc.metrics.tasks_completed.inc();
-            drop(slot);
-            drop(fut);
-            if self.tasks.borrow().is_empty() {
-                let w = self.idle.borrow_mut().take();
-                if let Some(w) = w {
-                    w.wake();
-                }
-            }
-        } else if let Some(slot) = self.tasks.borrow_mut().get_mut(key) {
+    /// Takes the future of the queued task `h` out of its slot to poll it;
+    /// `None` when the task is gone (a stale wake).
+    pub(crate) fn take(&self, h: &Arc<Header>) -> Option<BoxTask> {
+        let mut tasks = self.tasks.borrow_mut();
+        match tasks.get_mut(h.key) {
+            Some(slot) if Arc::ptr_eq(&slot.header, h) => slot.fut.take(),
+            _ => None,
+        }
+    }
+
+    /// The task `key` returned `Pending`: its future goes back to its slot.
+    pub(crate) fn put_back(&self, key: usize, fut: BoxTask) {
+        if let Some(slot) = self.tasks.borrow_mut().get_mut(key) {
             slot.fut = Some(fut);
         }
     }
 
-    /// Takes work other threads queued for this loop.
-    fn drain_remote(&self, lc: &LoopCtx) {
+    /// The task `key` finished: its slot goes (its future is dropped by the
+    /// caller after this returns).
+    pub(crate) fn finish(&self, key: usize) {
+        let slot = self.tasks.borrow_mut().remove(key);
+        drop(slot);
+        if self.tasks.borrow().is_empty() {
+            let w = self.idle.borrow_mut().take();
+            if let Some(w) = w {
+                w.wake();
+            }
+        }
+    }
+
+    /// Takes work other threads queued for this loop; returns the number of
+    /// remote wakes.
+    pub(crate) fn drain_remote(&self, shared: &Shared) -> u64 {
         let mut remote = std::mem::take(&mut *self.remote.borrow_mut());
-        lc.shared.drain(&mut remote);
+        shared.drain(&mut remote);
+        let mut wakes = 0;
         for r in remote.drain(..) {
             match r {
                 Remote::Wake(h) => {
-                    lc.metrics.remote_wakes.inc();
-                    h.scheduled_at.store(lc.now_ticks.get(), Ordering::Relaxed);
+                    wakes += 1;
                     self.push(h);
                 }
                 Remote::Spawn(f) => f(),
             }
         }
         *self.remote.borrow_mut() = remote;
+        wakes
     }
 
     /// Drops every task (their operations are cancelled by their drops) and
@@ -185,7 +249,7 @@ impl Executor {
         let mut cancelled = 0;
         for _ in 0..16 {
             let tasks: Vec<TaskSlot> = self.tasks.borrow_mut().drain().collect();
-            let queued: Vec<_> = self.queue.borrow_mut().drain(..).collect();
+            let queued: Vec<_> = self.run.queue.borrow_mut().drain(..).collect();
             remote.append(&mut self.remote.borrow_mut());
             if tasks.is_empty() && queued.is_empty() && remote.is_empty() {
                 break;
@@ -196,55 +260,5 @@ impl Executor {
             remote.clear();
         }
         cancelled
-    }
-}
-
-/// Runs one poll with the loop-health bookkeeping: the cooperative budget,
-/// the lag since the task was queued, the poll's duration, the longest
-/// poll and the stall detector.
-#[inline]
-pub(crate) fn timed<R>(
-    lc: &LoopCtx,
-    at: &'static Location<'static>,
-    queued_at: u64,
-    poll: impl FnOnce() -> R,
-) -> R {
-    lc.coop.set(COOP_BUDGET);
-    lc.metrics.tasks_polled.inc();
-    if !lc.health.timing {
-        return poll();
-    }
-    let start = lc.now_ticks.get();
-    // Task lag is sampled, one poll in 16 (timer lateness is always
-    // recorded): enough for the percentiles, at a sixteenth of the cost.
-    if lc.metrics.tasks_polled.get() & 15 == 0 {
-        lc.metrics.lag.record(start.saturating_sub(queued_at));
-    }
-    let r = poll();
-    let ticks = lc.clock().saturating_sub(start);
-    if ticks > lc.slow_ticks.get() {
-        slow_poll(lc, ticks, at);
-    }
-    r
-}
-
-/// A poll longer than the longest so far or than the stall threshold.
-#[cold]
-fn slow_poll(lc: &LoopCtx, ticks: u64, at: &'static Location<'static>) {
-    lc.metrics.poll_took(ticks, at);
-    let longest = lc.metrics.longest_poll_ticks();
-    lc.slow_ticks
-        .set(lc.stall_ticks.map_or(longest, |s| s.min(longest)));
-    if let Some(limit) = lc.stall_ticks {
-        if ticks > limit {
-            lc.metrics.stalls.inc();
-            if let Some(hook) = &lc.health.on_stall {
-                hook(&StallReport {
-                    duration: std::time::Duration::from_nanos(crate::metrics::clock::to_ns(ticks)),
-                    spawned_at: at,
-                    loop_index: lc.index,
-                });
-            }
-        }
     }
 }

@@ -58,12 +58,7 @@ impl Header {
         if self.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let local = crate::context::with_local(self.owner.id, |cx| {
-            self.scheduled_at
-                .store(cx.now_ticks.get(), Ordering::Relaxed);
-            cx.exec.push(self.clone())
-        });
-        if local.is_none() {
+        if !super::push_local(self.owner.id, &self) {
             self.owner.push_remote(Remote::Wake(self.clone()));
         }
     }

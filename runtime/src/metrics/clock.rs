@@ -86,12 +86,6 @@ pub(crate) fn init() {
     calibration();
 }
 
-/// The current tick.
-#[inline]
-pub(crate) fn now() -> u64 {
-    now_with(calibration().tsc)
-}
-
 /// Whether ticks are TSC cycles (cache it to skip the lookup in [`now_with`]).
 pub(crate) fn is_tsc() -> bool {
     calibration().tsc

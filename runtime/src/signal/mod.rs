@@ -49,8 +49,8 @@ use std::task::{Context, Poll};
 
 use io_uring::{opcode, squeue};
 
+use crate::driver::SharedFd;
 use crate::driver::{Completion, Fallback, Interest, Op, OpCode, NO_OPCODE};
-use crate::fd::SharedFd;
 use registry::SlotId;
 
 /// The tokio path (`tokio::signal::unix::{signal, Signal, SignalKind}`), for

@@ -12,7 +12,10 @@ mod interval;
 mod sleep;
 mod timeout;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
 
@@ -26,14 +29,61 @@ use crate::metrics::LoopMetrics;
 pub(crate) type TimerKey = (Instant, u64);
 
 /// One loop's timer table.
-#[derive(Default)]
 pub(crate) struct Timers {
+    /// The loop it belongs to (its `Shared::id`).
+    id: usize,
     map: BTreeMap<TimerKey, Waker>,
     seq: u64,
+    metrics: Arc<LoopMetrics>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<RefCell<Timers>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the timers of the loop running on this thread.
+fn with_current<R>(f: impl FnOnce(&mut Timers) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| {
+            let c = c.borrow();
+            let t = c.as_ref()?;
+            let mut t = t.try_borrow_mut().ok()?;
+            Some(f(&mut t))
+        })
+        .ok()
+        .flatten()
+}
+
+/// While alive, sleeps polled on this thread register with these timers.
+pub(crate) struct Entered {
+    prev: Option<Rc<RefCell<Timers>>>,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+    }
 }
 
 impl Timers {
+    pub(crate) fn new(id: usize, metrics: Arc<LoopMetrics>) -> Rc<RefCell<Timers>> {
+        Rc::new(RefCell::new(Timers {
+            id,
+            map: BTreeMap::new(),
+            seq: 0,
+            metrics,
+        }))
+    }
+
+    /// Makes `timers` the ones sleeps on this thread register with.
+    pub(crate) fn enter(timers: &Rc<RefCell<Timers>>) -> Entered {
+        let prev = CURRENT.with(|c| c.borrow_mut().replace(timers.clone()));
+        Entered { prev }
+    }
+
     pub(crate) fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
+        self.metrics.timers_armed.inc();
         self.seq += 1;
         let key = (deadline, self.seq);
         self.map.insert(key, waker);

@@ -3,8 +3,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::TimerKey;
-use crate::context;
+use super::{with_current, TimerKey};
 
 /// Waits until `dur` has elapsed.
 ///
@@ -65,7 +64,11 @@ impl Sleep {
 
     fn unregister(&mut self) {
         if let Some((id, key)) = self.key.take() {
-            context::with_local(id, |cx| cx.timers.borrow_mut().remove(key));
+            with_current(|t| {
+                if t.id == id {
+                    t.remove(key);
+                }
+            });
         }
     }
 }
@@ -84,19 +87,10 @@ impl Future for Sleep {
         }
         let deadline = self.deadline;
         let key = self.key;
-        let registered = context::with(|lc| {
-            let mut timers = lc.timers.borrow_mut();
-            match key {
-                Some((id, k)) if id == lc.shared.id && timers.update(k, cx.waker()) => {
-                    Some((id, k))
-                }
-                _ => {
-                    lc.metrics.timers_armed.inc();
-                    Some((lc.shared.id, timers.insert(deadline, cx.waker().clone())))
-                }
-            }
-        })
-        .flatten();
+        let registered = with_current(|t| match key {
+            Some((id, k)) if id == t.id && t.update(k, cx.waker()) => (id, k),
+            _ => (t.id, t.insert(deadline, cx.waker().clone())),
+        });
         match registered {
             Some(k) => {
                 self.key = Some(k);

@@ -10,7 +10,7 @@
 //! processed between a syscall's `EAGAIN` and the parking of its waker; an
 //! edge that happens meanwhile in the kernel is queued in epoll and wakes
 //! the waiter at the next wait. The entry goes when the fd is
-//! closed through the runtime ([`SharedFd`](crate::fd::SharedFd)), so a
+//! closed through the runtime ([`SharedFd`](crate::driver::SharedFd)), so a
 //! reused fd number starts fresh.
 
 use std::collections::HashMap;

@@ -9,7 +9,7 @@ use crate::driver::{Completion, Fallback, OpCode};
 ///
 /// On epoll (or a kernel without the opcode) it is `close(2)` on the loop
 /// thread, which does not block for sockets, pipes and local files. Built by
-/// [`SharedFd::close`](crate::fd::SharedFd::close); the fd is given up either
+/// [`SharedFd::close`](crate::driver::SharedFd::close); the fd is given up either
 /// way, also when the future is dropped before completion.
 #[derive(Debug)]
 pub struct Close {
@@ -39,7 +39,7 @@ unsafe impl OpCode for Close {
     }
 
     fn try_io(&mut self) -> io::Result<u32> {
-        if let Some(d) = crate::context::driver() {
+        if let Some(d) = crate::driver::current::current() {
             d.borrow_mut().forget_fd(self.fd);
         }
         // SAFETY: the op owns `fd` (taken from an OwnedFd) and closes it once.

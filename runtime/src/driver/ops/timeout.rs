@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use io_uring::{opcode, squeue, types};
 
+use crate::driver::SharedFd;
 use crate::driver::{Completion, Fallback, Interest, OpCode};
-use crate::fd::SharedFd;
 
 /// `IORING_OP_TIMEOUT` (5.4): completes after a relative duration.
 ///

@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::context;
 use crate::time::{sleep_until, Sleep};
 
 pub(crate) struct Drained {
@@ -25,7 +24,7 @@ impl Future for Drained {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let idle = context::with(|lc| {
+        let idle = super::with(|lc| {
             let idle = lc.exec.alive() == 0;
             if !idle {
                 lc.exec.set_idle_waker(cx.waker());

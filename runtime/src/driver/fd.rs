@@ -31,7 +31,8 @@ impl SharedFd {
     /// Takes ownership of `fd`. Within a runtime, the fd is tied to the
     /// current loop's driver; outside one, it is closed with `close(2)`.
     pub fn new(fd: OwnedFd) -> Self {
-        let driver = crate::context::driver().map_or_else(Weak::new, |d| Rc::downgrade(&d));
+        let driver =
+            crate::driver::current::current().map_or_else(Weak::new, |d| Rc::downgrade(&d));
         SharedFd {
             inner: Rc::new(Inner {
                 fd: fd.into_raw_fd(),
@@ -76,7 +77,7 @@ impl Drop for Inner {
         if self.fd < 0 {
             return;
         }
-        let current = crate::context::driver();
+        let current = crate::driver::current::current();
         // Made outside a runtime: the loop this thread runs now is the only
         // one that can have registered it (a SharedFd never leaves its thread).
         let owner = self.driver.upgrade().or_else(|| current.clone());

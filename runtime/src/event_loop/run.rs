@@ -1,4 +1,11 @@
-//! The loop itself.
+//! The run/park cycle of one loop.
+//!
+//! A turn polls at most [`TASKS_PER_TURN`] queued tasks (and the future
+//! given to `block_on`, which lives here, not in the task table), fires the
+//! due timers, then turns the driver: without waiting when tasks are still
+//! ready, else until the next timer deadline or the next completion. What
+//! the driver hands back (wakers, finished orphans) runs with the driver
+//! released.
 
 use std::future::Future;
 use std::io;
@@ -9,13 +16,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::task::Header;
-use super::BUDGET;
-use crate::context::LoopCtx;
+use super::health::poll_timed;
+use super::LoopCtx;
 use crate::driver::Finished;
+use crate::executor::{Header, MAIN_KEY};
 
-/// Key of the future passed to `block_on` (never a task-table key).
-const MAIN_KEY: usize = usize::MAX;
+/// Task polls per loop turn before I/O and timers are checked again.
+pub(crate) const TASKS_PER_TURN: usize = 128;
 
 /// Runs `fut` to completion on the loop `lc`, which is current.
 #[track_caller]
@@ -24,27 +31,27 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
     let waker = Waker::from(main.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
+    lc.clock();
     lc.exec.push(main.clone());
     let mut wakes = Vec::new();
     let mut drops = Vec::new();
     let timing = lc.health.timing;
-    lc.clock();
-    main.scheduled_at
-        .store(lc.now_ticks.get(), Ordering::Relaxed);
     loop {
         lc.metrics.loop_iterations.inc();
-        lc.exec.drain_remote(lc);
-        for _ in 0..BUDGET {
+        lc.metrics
+            .remote_wakes
+            .add(lc.exec.drain_remote(&lc.shared));
+        for _ in 0..TASKS_PER_TURN {
             let Some(h) = lc.exec.pop() else {
                 break;
             };
             if h.key != MAIN_KEY {
-                lc.exec.poll_task(h, lc);
+                poll_task(lc, h);
             } else if Arc::ptr_eq(&h, &main) {
                 h.scheduled.store(false, Ordering::Release);
                 let queued_at = h.scheduled_at.load(Ordering::Relaxed);
                 let at = h.spawned_at;
-                let ready = super::timed(lc, at, queued_at, || fut.as_mut().poll(&mut cx));
+                let ready = poll_timed(lc, at, queued_at, || fut.as_mut().poll(&mut cx));
                 if let Poll::Ready(v) = ready {
                     return v;
                 }
@@ -81,6 +88,30 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
         }
         wakes.drain(..).for_each(Waker::wake);
         drops.drain(..).for_each(Finished::finish);
+    }
+}
+
+/// Polls one queued task, if it still exists.
+fn poll_task(lc: &LoopCtx, h: Arc<Header>) {
+    let Some(mut fut) = lc.exec.take(&h) else {
+        return;
+    };
+    let key = h.key;
+    h.scheduled.store(false, Ordering::Release);
+    let at = h.spawned_at;
+    let queued_at = h.scheduled_at.load(Ordering::Relaxed);
+    let waker = Waker::from(h);
+    let done = poll_timed(lc, at, queued_at, || {
+        fut.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready()
+    });
+    if done {
+        lc.metrics.tasks_completed.inc();
+        lc.exec.finish(key);
+        drop(fut);
+    } else {
+        lc.exec.put_back(key, fut);
     }
 }
 

@@ -11,10 +11,10 @@ use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
 use std::thread;
 
+use super::{Enter, LoopCtx};
 use crate::blocking::Pool;
-use crate::context::{Enter, LoopCtx};
 use crate::driver::{Driver, Kind};
-use crate::executor::{self, shared::Shared, Executor};
+use crate::executor::{shared::Shared, Executor};
 use crate::metrics::stall::HealthConfig;
 use crate::metrics::LoopMetrics;
 use crate::time::Timers;
@@ -73,8 +73,8 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
     let backend = driver.kind().into();
     Ok(Built {
         lc: Rc::new(LoopCtx {
-            exec: Executor::default(),
-            timers: RefCell::new(Timers::default()),
+            exec: Executor::new(shared.id),
+            timers: Timers::new(shared.id, metrics.clone()),
             driver: Rc::new(RefCell::new(driver)),
             shared,
             pool: pool.clone(),
@@ -82,14 +82,12 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
             backend,
             index,
             health: cfg.health.clone(),
-            now_ticks: std::cell::Cell::new(crate::metrics::clock::now()),
             stall_ticks: cfg
                 .health
                 .stall_threshold
                 .map(|d| crate::metrics::clock::from_ns(d.as_nanos().min(u64::MAX as u128) as u64)),
             slow_ticks: std::cell::Cell::new(0),
             tsc: crate::metrics::clock::is_tsc(),
-            coop: std::cell::Cell::new(crate::context::COOP_BUDGET),
         }),
         fallback,
     })
@@ -123,7 +121,7 @@ pub(crate) fn teardown(lc: &Rc<LoopCtx>) -> usize {
 /// Runs the loop until it has no task left or `deadline` passes.
 pub(crate) fn drain(lc: &Rc<LoopCtx>, deadline: std::time::Instant) {
     if let Ok(_enter) = Enter::new(lc) {
-        executor::run(lc, executor::Drained::new(deadline));
+        super::run(lc, super::Drained::new(deadline));
     }
 }
 
@@ -207,7 +205,7 @@ pub(crate) fn spawn_worker(
                 return;
             }
             if let Ok(enter) = Enter::new(&lc) {
-                executor::run(&lc, UntilShutdown(lc.shared.clone()));
+                super::run(&lc, UntilShutdown(lc.shared.clone()));
                 drop(enter);
             }
             if let Some(deadline) = lc.shared.grace_deadline() {

@@ -1,0 +1,60 @@
+//! Tasks, by the names tokio users look for: [`spawn`], [`spawn_blocking`],
+//! [`yield_now`], [`JoinHandle`], [`JoinError`].
+//!
+//! A task runs on the loop thread that spawned it and never moves, so its
+//! future may be `!Send` (`Rc`, `RefCell`, sockets are fine). Work that
+//! must not stall the loop (CPU-heavy, or blocking calls) goes to the
+//! blocking pool with [`spawn_blocking`]. To run a future on another loop,
+//! use that loop's [`Handle`](crate::Handle).
+
+use std::future::Future;
+use std::panic::Location;
+
+pub use crate::executor::{yield_now, JoinError, JoinHandle};
+
+/// Spawns a task on the current loop. The future may be `!Send`; it runs on
+/// this thread only. The returned handle awaits its output, aborts it, or
+/// detaches it when dropped.
+///
+/// # Panics
+///
+/// When called outside a ringloop runtime.
+#[track_caller]
+pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
+    let at = Location::caller();
+    crate::event_loop::with(|cx| {
+        cx.metrics.tasks_spawned.inc();
+        cx.exec.spawn(&cx.shared, fut, at)
+    })
+    .expect("ringloop::spawn called outside a ringloop runtime")
+}
+
+/// Runs blocking `f` on the runtime's blocking pool and returns a handle to
+/// its result.
+///
+/// Use it for CPU-heavy work or blocking calls that would stall the loop.
+/// The handle resolves to a [`JoinError`] if `f` panics, or if the pool's
+/// bounded queue is full ([`JoinError::is_rejected`]).
+/// [`JoinHandle::abort`] cannot interrupt a running job; it discards the
+/// result.
+///
+/// # Panics
+///
+/// When called outside a ringloop runtime.
+///
+/// # Examples
+///
+/// ```
+/// ringloop_runtime::block_on(async {
+///     let sum = ringloop_runtime::spawn_blocking(|| (1..=100u64).sum::<u64>()).await.unwrap();
+///     assert_eq!(sum, 5050);
+/// });
+/// ```
+pub fn spawn_blocking<T, F>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    crate::event_loop::with(|cx| cx.pool.spawn(f))
+        .expect("ringloop::spawn_blocking called outside a ringloop runtime")
+}
