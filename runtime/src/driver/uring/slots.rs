@@ -131,11 +131,6 @@ impl Slots {
         token(key, gen)
     }
 
-    /// Tokens of every occupied slot, for shutdown.
-    pub(crate) fn tokens(&self) -> Vec<u64> {
-        self.slab.iter().map(|(k, e)| token(k, e.gen)).collect()
-    }
-
     /// The slot `token` names, if it is still that operation's.
     fn entry(&mut self, token: u64) -> Option<&mut Entry> {
         let (key, gen) = split(token);
