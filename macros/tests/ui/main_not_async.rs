@@ -1,0 +1,2 @@
+#[ringloop::main]
+fn main() {}
