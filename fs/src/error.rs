@@ -1,18 +1,23 @@
-//! Error context: which operation, on which path.
+//! Error context: which operation, on which path. The OS error stays the
+//! source (its errno reachable with `ringloop::io::os_error`), and the
+//! message is built only on the error path (the runtime's convention,
+//! `ringloop_runtime::sys`).
 
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// Wraps `e` as `op("path"): e`, keeping its kind.
+pub(crate) use ringloop_runtime::sys::{context, cvt, cvt_len};
+
+/// Wraps `e` as `op("path"): e`, keeping its kind and errno.
 pub(crate) fn with_path(e: io::Error, op: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{op}({path:?}): {e}"))
+    context(e, format_args!("{op}({path:?})"))
 }
 
-/// Wraps `e` as `op("from", "to"): e`, keeping its kind.
+/// Wraps `e` as `op("from", "to"): e`, keeping its kind and errno.
 pub(crate) fn with_paths(e: io::Error, op: &str, from: &Path, to: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{op}({from:?}, {to:?}): {e}"))
+    context(e, format_args!("{op}({from:?}, {to:?})"))
 }
 
 /// The path as a C string; an interior NUL byte is `InvalidInput`.
@@ -23,14 +28,4 @@ pub(crate) fn cstring(path: &Path) -> io::Result<CString> {
             "path contains an interior NUL byte",
         )
     })
-}
-
-/// Converts a `-1`-on-error syscall return into the pool job's result.
-pub(crate) fn cvt(r: libc::c_long) -> io::Result<u32> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        // Byte counts of one call fit in u32: the ops clamp lengths to it.
-        Ok(r as u32)
-    }
 }

@@ -99,7 +99,7 @@ impl File {
     }
 
     fn err(&self, e: io::Error, op: &str, pos: u64) -> io::Error {
-        io::Error::new(e.kind(), format!("{op}({:?}, pos {pos}): {e}", self.path))
+        crate::error::context(e, format_args!("{op}({:?}, pos {pos})", self.path))
     }
 
     /// Reads into `buf` at offset `pos`, up to the buffer's capacity

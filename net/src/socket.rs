@@ -67,10 +67,11 @@ impl Socket {
         self.raw() == other.raw()
     }
 
-    pub(crate) fn ctx(&self, call: &str) -> impl Fn(io::Error) -> io::Error + 'static {
+    /// Adds "which socket, which call" to an error; nothing is built
+    /// unless an error happens (this is on every send and recv).
+    pub(crate) fn ctx(&self, call: &'static str) -> impl Fn(io::Error) -> io::Error + 'static {
         let (kind, fd) = (self.kind, self.raw());
-        let call = call.to_owned();
-        move |e| context(e, format!("{kind} {call} (fd {fd})"))
+        move |e| context(e, format_args!("{kind} {call} (fd {fd})"))
     }
 
     pub(crate) fn bind(&self, addr: &RawAddr, shown: &dyn fmt::Display) -> io::Result<()> {
@@ -87,7 +88,7 @@ impl Socket {
         level: i32,
         name: i32,
         val: T,
-        what: &str,
+        what: &'static str,
     ) -> io::Result<()> {
         sys::setsockopt(self.raw(), level, name, val).map_err(self.ctx(what))
     }
@@ -96,7 +97,7 @@ impl Socket {
         &self,
         level: i32,
         name: i32,
-        what: &str,
+        what: &'static str,
     ) -> io::Result<T> {
         sys::getsockopt(self.raw(), level, name).map_err(self.ctx(what))
     }
@@ -176,7 +177,10 @@ impl Socket {
     pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         Op::new(ops::Shutdown::new(self.fd.clone(), how))
             .await
-            .map_err(self.ctx(&format!("shutdown({how:?})")))
+            .map_err(|e| {
+                let (kind, fd) = (self.kind, self.raw());
+                context(e, format_args!("{kind} shutdown({how:?}) (fd {fd})"))
+            })
     }
 
     /// Closes the fd now if this is the last clone, reporting the error;

@@ -42,5 +42,5 @@ pub(crate) const MAX_RW: usize = 0x7fff_f000;
 
 /// Converts a `0`-or-`-1` syscall return into the pool job's result.
 pub(crate) fn cvt0(r: libc::c_int) -> std::io::Result<u32> {
-    crate::error::cvt(r as libc::c_long)
+    crate::error::cvt(r).map(|r| r as u32)
 }

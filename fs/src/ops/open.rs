@@ -18,7 +18,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
 
-use crate::error::cvt;
+use crate::error::cvt_len;
 
 /// Opens `path` with `flags` and `mode`.
 pub(crate) struct Open {
@@ -60,7 +60,7 @@ unsafe impl OpCode for Open {
             // SAFETY: a NUL-terminated string owned by the op (see below).
             let fd =
                 unsafe { libc::openat(libc::AT_FDCWD, path as *const libc::c_char, flags, mode) };
-            cvt(fd as _)
+            cvt_len(fd as _)
         };
         // SAFETY: `path` points into the op's CString, alive and unmoved until
         // the job returns.

@@ -15,7 +15,7 @@ use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
 
 use super::MAX_RW;
-use crate::error::cvt;
+use crate::error::cvt_len;
 
 /// Reads into `buf` at offset `pos`.
 pub(crate) struct Read<B> {
@@ -62,7 +62,7 @@ unsafe impl<B: IoBufMut> OpCode for Read<B> {
         let ptr = self.buf.stable_mut_ptr() as usize;
         let job = move || {
             // SAFETY: a writable range of `len` bytes owned by the op (see below).
-            cvt(unsafe { libc::pread(fd, ptr as *mut libc::c_void, len, pos as i64) } as _)
+            cvt_len(unsafe { libc::pread(fd, ptr as *mut libc::c_void, len, pos as i64) } as _)
         };
         // SAFETY: `ptr..ptr+len` lies in the op's buffer, kept alive and in
         // place until the job returns (OpCode contract); only the raw fd

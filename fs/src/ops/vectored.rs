@@ -14,10 +14,8 @@ use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
 
-use crate::error::cvt;
-
-/// `IOV_MAX` on Linux.
-const IOV_MAX: usize = 1024;
+use crate::error::cvt_len;
+use ringloop_runtime::buf::iovec::{read_iovecs, write_iovecs};
 
 /// Reads into `bufs`, in order, at offset `pos`.
 pub(crate) struct Readv<B> {
@@ -29,14 +27,7 @@ pub(crate) struct Readv<B> {
 
 impl<B: IoBufMut> Readv<B> {
     pub(crate) fn new(fd: SharedFd, mut bufs: Vec<B>, pos: u64) -> Self {
-        let iovecs = bufs
-            .iter_mut()
-            .take(IOV_MAX)
-            .map(|b| libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            })
-            .collect();
+        let iovecs = read_iovecs(&mut bufs);
         Readv {
             fd,
             bufs,
@@ -70,7 +61,7 @@ unsafe impl<B: IoBufMut> OpCode for Readv<B> {
         let job = move || {
             // SAFETY: memory owned by the op (see below).
             let r = unsafe { libc::preadv(fd, iov as *const libc::iovec, cnt as i32, pos as i64) };
-            cvt(r as _)
+            cvt_len(r as _)
         };
         // SAFETY: the iovec array and the memory it describes belong to the
         // op value, alive and in place until the job returns.
@@ -103,14 +94,7 @@ pub(crate) struct Writev<B> {
 
 impl<B: IoBuf> Writev<B> {
     pub(crate) fn new(fd: SharedFd, bufs: Vec<B>, pos: u64) -> Self {
-        let iovecs = bufs
-            .iter()
-            .take(IOV_MAX)
-            .map(|b| libc::iovec {
-                iov_base: b.stable_ptr() as *mut libc::c_void,
-                iov_len: b.bytes_init(),
-            })
-            .collect();
+        let iovecs = write_iovecs(&bufs);
         Writev {
             fd,
             bufs,
@@ -142,7 +126,7 @@ unsafe impl<B: IoBuf> OpCode for Writev<B> {
         let job = move || {
             // SAFETY: memory owned by the op (see below).
             let r = unsafe { libc::pwritev(fd, iov as *const libc::iovec, cnt as i32, pos as i64) };
-            cvt(r as _)
+            cvt_len(r as _)
         };
         // SAFETY: the iovec array and the memory it describes belong to the
         // op value, alive and in place until the job returns.

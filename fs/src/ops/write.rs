@@ -15,7 +15,7 @@ use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
 
 use super::MAX_RW;
-use crate::error::cvt;
+use crate::error::cvt_len;
 
 /// Writes `buf` at offset `pos`.
 pub(crate) struct Write<B> {
@@ -57,7 +57,7 @@ unsafe impl<B: IoBuf> OpCode for Write<B> {
         let ptr = self.buf.stable_ptr() as usize;
         let job = move || {
             // SAFETY: a readable range of `len` bytes owned by the op (see below).
-            cvt(unsafe { libc::pwrite(fd, ptr as *const libc::c_void, len, pos as i64) } as _)
+            cvt_len(unsafe { libc::pwrite(fd, ptr as *const libc::c_void, len, pos as i64) } as _)
         };
         // SAFETY: `ptr..ptr+len` is initialised memory of the op's buffer,
         // alive and in place until the job returns; the raw fd is kept open

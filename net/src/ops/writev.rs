@@ -23,8 +23,6 @@ use super::SEND_FLAGS;
 use crate::error::cvt_len;
 
 /// Linux's `UIO_MAXIOV`.
-const IOV_MAX: usize = 1024;
-
 pub(crate) struct SendVectored<B> {
     fd: SharedFd,
     bufs: Vec<B>,
@@ -34,14 +32,7 @@ pub(crate) struct SendVectored<B> {
 
 impl<B: IoBuf> SendVectored<B> {
     pub(crate) fn new(fd: SharedFd, bufs: Vec<B>) -> Self {
-        let iovs = bufs
-            .iter()
-            .take(IOV_MAX)
-            .map(|b| libc::iovec {
-                iov_base: b.stable_ptr() as *mut libc::c_void,
-                iov_len: b.bytes_init(),
-            })
-            .collect();
+        let iovs = ringloop_runtime::buf::iovec::write_iovecs(&bufs);
         SendVectored {
             fd,
             bufs,

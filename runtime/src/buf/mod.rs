@@ -18,6 +18,7 @@
 //! syscall itself; user code does not change.
 
 mod io_buf;
+pub mod iovec;
 mod slice;
 
 pub use io_buf::{IoBuf, IoBufMut};

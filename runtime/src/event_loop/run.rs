@@ -117,7 +117,7 @@ fn poll_task(lc: &LoopCtx, h: Arc<Header>) {
 
 fn transient(e: &io::Error) -> bool {
     matches!(
-        e.raw_os_error(),
+        crate::sys::os_error(e),
         Some(libc::EINTR | libc::EAGAIN | libc::ENOMEM | libc::EBUSY)
     )
 }

@@ -134,14 +134,11 @@ pub(crate) fn pin_to_cpu(cpus: &[usize], i: usize) -> io::Result<()> {
     // SAFETY: as above.
     unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: `set` is a valid cpu_set_t for the call; 0 means this thread.
-    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } < 0 {
-        let e = io::Error::last_os_error();
-        return Err(crate::sys::context(
-            e,
-            format!("sched_setaffinity(cpu {cpu})"),
-        ));
-    }
-    Ok(())
+    crate::sys::cvt(unsafe {
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    })
+    .map_err(|e| crate::sys::context(e, format_args!("sched_setaffinity(cpu {cpu})")))
+    .map(drop)
 }
 
 /// The CPUs the calling thread may run on, in order.
@@ -149,12 +146,10 @@ pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
     // SAFETY: a zeroed cpu_set_t is a valid empty set to fill.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a valid out-pointer of the size given; 0 = this thread.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } < 0 {
-        return Err(crate::sys::context(
-            io::Error::last_os_error(),
-            "sched_getaffinity",
-        ));
-    }
+    crate::sys::cvt(unsafe {
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set)
+    })
+    .map_err(|e| crate::sys::context(e, "sched_getaffinity"))?;
     let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
         // SAFETY: `c` is below CPU_SETSIZE; `set` is initialised.
         .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })

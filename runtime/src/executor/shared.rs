@@ -53,11 +53,9 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 impl Shared {
     pub(crate) fn new(metrics: Arc<LoopMetrics>) -> io::Result<Arc<Self>> {
         // SAFETY: plain syscall.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("eventfd: {e}")));
-        }
+        let fd =
+            crate::sys::cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })
+                .map_err(|e| crate::sys::context(e, "eventfd"))?;
         Ok(Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             queue: Mutex::new(VecDeque::new()),

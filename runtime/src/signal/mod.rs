@@ -172,14 +172,8 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let sig = kind.as_raw_value();
     registry::check(sig)?;
     // SAFETY: plain syscall, no pointers.
-    let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-    if raw < 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("ringloop::signal: eventfd: {e}"),
-        ));
-    }
+    let raw = crate::sys::cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })
+        .map_err(|e| crate::sys::context(e, "ringloop::signal: eventfd"))?;
     // SAFETY: `raw` was just returned by eventfd and is owned by no one else.
     let fd = SharedFd::new(unsafe { OwnedFd::from_raw_fd(raw) });
     // Publish the listener before the handler exists, so the first delivery
@@ -308,11 +302,7 @@ unsafe impl OpCode for Drain {
         let buf: *mut u64 = &mut self.count;
         // SAFETY: reads 8 bytes into `self.count`; the eventfd is
         // non-blocking and owned by `self.fd`.
-        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.cast(), 8) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as u32)
+        crate::sys::cvt_len(unsafe { libc::read(self.fd.as_raw_fd(), buf.cast(), 8) })
     }
 
     fn complete(self, c: Completion) -> io::Result<u64> {

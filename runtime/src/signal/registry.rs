@@ -139,13 +139,8 @@ pub(crate) fn install(sig: i32) -> io::Result<()> {
     unsafe { libc::sigemptyset(&mut act.sa_mask) };
     // SAFETY: `act` is initialised; `on_signal` is async-signal-safe; a
     // null old-action pointer is allowed.
-    if unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) } < 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("ringloop::signal: sigaction({sig}): {e}"),
-        ));
-    }
+    crate::sys::cvt(unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) })
+        .map_err(|e| crate::sys::context(e, format_args!("ringloop::signal: sigaction({sig})")))?;
     INSTALLED.fetch_or(bit(sig), Ordering::SeqCst);
     Ok(())
 }

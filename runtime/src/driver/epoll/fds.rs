@@ -99,16 +99,13 @@ fn register(epfd: RawFd, fd: RawFd) -> io::Result<()> {
         u64: fd as u64,
     };
     // SAFETY: `ev` is a valid epoll_event for the duration of the call.
-    let r = unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
+    match crate::sys::cvt(unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) }) {
+        Ok(_) => Ok(()),
         // Still registered from a dup of a closed fd: the registration works.
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(io::Error::new(
-                e.kind(),
-                format!("epoll_ctl(ADD, fd {fd}): {e} (regular files have no readiness)"),
-            ));
-        }
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        Err(e) => Err(crate::sys::context(
+            e,
+            format_args!("epoll_ctl(ADD, fd {fd}) (regular files have no readiness)"),
+        )),
     }
-    Ok(())
 }

@@ -38,11 +38,8 @@ pub(crate) struct EpollDriver {
 impl EpollDriver {
     pub(crate) fn new(wake_fd: RawFd, metrics: Arc<LoopMetrics>) -> io::Result<Self> {
         // SAFETY: plain syscall.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("epoll_create1: {e}")));
-        }
+        let fd = crate::sys::cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+            .map_err(|e| crate::sys::context(e, "epoll_create1"))?;
         // SAFETY: `fd` was just returned by epoll_create1 and is owned by no one else.
         let epfd = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut ev = libc::epoll_event {
@@ -50,13 +47,8 @@ impl EpollDriver {
             u64: WAKE_TOKEN,
         };
         // SAFETY: `ev` is valid for the call.
-        if unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, wake_fd, &mut ev) } < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("epoll_ctl(ADD, eventfd): {e}"),
-            ));
-        }
+        crate::sys::cvt(unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, wake_fd, &mut ev) })
+            .map_err(|e| crate::sys::context(e, "epoll_ctl(ADD, eventfd)"))?;
         Ok(EpollDriver {
             epfd,
             fds: fds::Fds::default(),
@@ -92,14 +84,11 @@ impl EpollDriver {
                     0usize,
                 )
             };
-            if r >= 0 {
-                return Ok(r as usize);
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => return Ok(0),
-                Some(libc::ENOSYS) => self.pwait2 = false,
-                _ => return Err(e),
+            match crate::sys::cvt_len(r as libc::ssize_t) {
+                Ok(n) => return Ok(n as usize),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => return Ok(0),
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => self.pwait2 = false,
+                Err(e) => return Err(crate::sys::context(e, "epoll_pwait2")),
             }
         }
         let ms = match timeout {
@@ -109,14 +98,11 @@ impl EpollDriver {
         };
         // SAFETY: `ptr` has room for EVENTS entries.
         let r = unsafe { libc::epoll_wait(epfd, ptr, EVENTS as libc::c_int, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                return Ok(0);
-            }
-            return Err(e);
+        match crate::sys::cvt(r) {
+            Ok(n) => Ok(n as usize),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
+            Err(e) => Err(crate::sys::context(e, "epoll_wait")),
         }
-        Ok(r as usize)
     }
 }
 

@@ -43,10 +43,7 @@ unsafe impl OpCode for Close {
             d.borrow_mut().forget_fd(self.fd);
         }
         // SAFETY: the op owns `fd` (taken from an OwnedFd) and closes it once.
-        if unsafe { libc::close(self.fd) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(0)
+        crate::sys::cvt(unsafe { libc::close(self.fd) }).map(|_| 0)
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -53,10 +53,7 @@ unsafe impl OpCode for Timeout {
                 libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
             )
         };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("timerfd_create: {e}")));
-        }
+        let fd = crate::sys::cvt(fd).map_err(|e| crate::sys::context(e, "timerfd_create"))?;
         // SAFETY: `fd` is new and owned by nobody else.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         // A zero it_value disarms a timerfd: use the smallest delay instead.
@@ -72,10 +69,8 @@ unsafe impl OpCode for Timeout {
             },
         };
         // SAFETY: `spec` is valid for the call; no old value requested.
-        if unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) } < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("timerfd_settime: {e}")));
-        }
+        crate::sys::cvt(unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) })
+            .map_err(|e| crate::sys::context(e, "timerfd_settime"))?;
         let shared = SharedFd::new(owned);
         let raw = shared.as_raw_fd();
         self.timerfd = Some(shared);
@@ -89,11 +84,7 @@ unsafe impl OpCode for Timeout {
         let fd = self.timerfd.as_ref().map_or(-1, |f| f.as_raw_fd());
         let mut n = 0u64;
         // SAFETY: reads 8 bytes into a local.
-        let r = unsafe { libc::read(fd, (&mut n as *mut u64).cast(), 8) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(0)
+        crate::sys::cvt_len(unsafe { libc::read(fd, (&mut n as *mut u64).cast(), 8) }).map(|_| 0)
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {
