@@ -154,9 +154,9 @@ fn fixed(which: &str) {
             .into_iter()
             .map(std::rc::Rc::new)
             .collect();
-        let before = ringloop::metrics().expect("in a runtime");
+        let before = ringloop::Handle::current().metrics();
         let d = clients(&conns, PER_CONN).await;
-        (d, before, ringloop::metrics().expect("in a runtime"))
+        (d, before, ringloop::Handle::current().metrics())
     });
     let rts = (PER_CONN * CONNS as u64) as f64;
     let per = |a: u64, b: u64| (a - b) as f64 / rts;

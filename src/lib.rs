@@ -1,14 +1,54 @@
-//! ringloop: an async runtime for Linux built on io_uring as a proactor, with
-//! an epoll reactor behind the same seam.
+//! ringloop: an async runtime for Linux built on io_uring as a *proactor*,
+//! with an epoll *reactor* behind the same seam.
 //!
-//! This facade re-exports the runtime at its root, and the socket and file
-//! crates as [`net`] and [`fs`]. See [`ringloop_runtime`] for the model.
+//! # The model
+//!
+//! - **Proactor (io_uring).** An operation is handed to the kernel whole —
+//!   "read into this buffer", "accept on this socket" — as a submission
+//!   queue entry; the kernel performs it and posts a completion, which wakes
+//!   the waiting future. SQEs are batched: one `io_uring_enter` per loop
+//!   turn submits them all and waits.
+//! - **Reactor (epoll).** Where io_uring is missing or forbidden, the same
+//!   operations try their syscall non-blocking and wait for readiness after
+//!   `EAGAIN`; what has no readiness (regular files) runs on the blocking
+//!   pool. [`Backend::Auto`] picks io_uring and falls back to epoll, telling
+//!   you why ([`Runtime::fallback_reason`]).
+//! - **Owned buffers.** The kernel may write a buffer after the call that
+//!   started a read returned, so I/O takes buffers by value and gives them
+//!   back ([`buf`], [`io`]). A dropped future never frees memory the kernel
+//!   may still touch: the driver keeps it until the final completion.
+//! - **Thread-per-core.** Each loop thread owns its executor and driver;
+//!   tasks never migrate, so they may be `!Send`. A [`Builder`] starts N
+//!   loops; [`Runtime::run_on_each_thread`] runs one future per loop, and a
+//!   [`Handle`] lets other threads send work to a loop.
+//!
+//! # Where things are
+//!
+//! | module | what |
+//! |---|---|
+//! | [`task`] | [`spawn`], [`spawn_blocking`], [`yield_now`], [`JoinHandle`] |
+//! | [`net`] | TCP, UDP and Unix sockets |
+//! | [`fs`] | files and paths (no thread pool on io_uring) |
+//! | [`io`] | the owned-buffer `AsyncRead`/`AsyncWrite` traits, [`io::os_error`] |
+//! | [`buf`] | `IoBuf`/`IoBufMut`, slices, iovecs |
+//! | [`time`] | `sleep`, `timeout`, `interval` |
+//! | [`signal`] | `ctrl_c`, Unix signals |
+//! | [`metrics`] | loop health: counters, loop lag, stalls ([`Handle::metrics`]) |
+//! | [`driver`] | for writing your own operations (`OpCode`, `Op`) |
+//!
+//! # Example
 //!
 //! ```
-//! let v = ringloop::block_on(async {
-//!     ringloop::spawn(async { 7 }).await.unwrap()
+//! use std::time::Duration;
+//!
+//! let out = ringloop::block_on(async {
+//!     let task = ringloop::spawn(async {
+//!         ringloop::time::sleep(Duration::from_millis(1)).await;
+//!         21
+//!     });
+//!     task.await.unwrap() * 2
 //! });
-//! assert_eq!(v, 7);
+//! assert_eq!(out, 42);
 //! ```
 //!
 //! # Attribute macros
@@ -21,9 +61,58 @@
 #![deny(unsafe_code, missing_docs, missing_debug_implementations)]
 #![doc(test(attr(deny(warnings))))]
 
-pub use ringloop_fs as fs;
-pub use ringloop_net as net;
-pub use ringloop_runtime::*;
+#[doc(inline)]
+pub use ringloop_runtime::{block_on, current_backend, spawn, spawn_blocking, yield_now};
+#[doc(inline)]
+pub use ringloop_runtime::{Backend, Builder, Handle, JoinError, JoinHandle, Runtime};
+#[doc(inline)]
+pub use ringloop_runtime::{MetricsSnapshot, BACKEND_ENV};
+
+#[doc(inline)]
+pub use ringloop_runtime::{buf, io, metrics, signal, sys, task, time};
+
+/// For writing your own operations: an [`OpCode`](driver::OpCode) is one
+/// operation lowered for both backends, awaited as an [`Op`](driver::Op)
+/// or a [`MultiOp`](driver::MultiOp). The socket and file crates are
+/// written with exactly these types; the SQE is built with the `io-uring`
+/// crate, re-exported as `ringloop::driver::io_uring`.
+///
+/// ```
+/// use ringloop::driver::{ops::Nop, Op};
+///
+/// ringloop::block_on(async {
+///     Op::new(Nop).await.unwrap();
+/// });
+/// ```
+pub mod driver {
+    #[doc(inline)]
+    pub use ringloop_runtime::driver::{
+        ops, BlockingJob, Completion, Fallback, Interest, MultiOp, MultishotOpCode, Op, OpCode,
+        SharedFd, NO_OPCODE,
+    };
+
+    #[doc(hidden)]
+    pub use ringloop_runtime::driver::io_uring;
+}
+
+/// Sockets: TCP, UDP and Unix, with owned buffers, on both backends (the
+/// `ringloop-net` crate).
+pub mod net {
+    #[doc(inline)]
+    pub use ringloop_net::*;
+}
+
+/// Files and paths: on io_uring every operation is an SQE (no thread pool);
+/// on epoll they run on the blocking pool (the `ringloop-fs` crate).
+pub mod fs {
+    #[doc(inline)]
+    pub use ringloop_fs::*;
+}
+
+/// The README's code, compiled as doctests so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// Runs an `async fn main` on a new runtime: a sync `main` that builds the
 /// runtime (`threads`, `backend`), runs the body on loop 0 with

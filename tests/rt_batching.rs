@@ -44,7 +44,7 @@ fn ready_at_once(b: Backend, entries: u32, n: usize) -> (MetricsSnapshot, usize)
         // them to the kernel (io_uring) or to epoll after their EAGAIN.
         ringloop::yield_now().await;
         Op::new(Nop).await.unwrap();
-        let before = ringloop::metrics().unwrap();
+        let before = ringloop::Handle::current().metrics();
         let wr: Vec<&OwnedFd> = pipes.iter().map(|(_, w)| w).collect();
         for w in &wr {
             // SAFETY: a 1-byte write from a static to a pipe we own.
@@ -55,7 +55,7 @@ fn ready_at_once(b: Backend, entries: u32, n: usize) -> (MetricsSnapshot, usize)
         for r in reads {
             done += usize::from(r.await.unwrap());
         }
-        let after = ringloop::metrics().unwrap();
+        let after = ringloop::Handle::current().metrics();
         (delta(&after, &before), done)
     });
     assert_eq!(rt.debug_resources()[..3], [0, 0, 0]);

@@ -204,7 +204,7 @@ each_backend!(current_backend_and_metrics, |b: Backend| {
     rt.block_on(async {
         assert_eq!(ringloop::current_backend(), Some(b));
         ringloop::yield_now().await;
-        let m = ringloop::metrics().unwrap();
+        let m = ringloop::Handle::current().metrics();
         assert_eq!(m.backend, Some(b));
         assert!(m.loop_iterations >= 1);
         assert_eq!(m.tasks_spawned, 0, "only the main future ran");

@@ -19,5 +19,5 @@ async fn nop_and_timeout() {
     assert_eq!(h.await.unwrap(), 5);
     ringloop::time::sleep(Duration::from_millis(3)).await;
     // Nothing of the above is left with the kernel or the pool.
-    assert_eq!(ringloop::metrics().unwrap().ops_in_flight, 0);
+    assert_eq!(ringloop::Handle::current().metrics().ops_in_flight, 0);
 }

@@ -1,7 +1,7 @@
 //! Error context: which operation, on which path. The OS error stays the
 //! source (its errno reachable with `ringloop::io::os_error`), and the
 //! message is built only on the error path (the runtime's convention,
-//! `ringloop_runtime::sys`).
+//! `ringloop::sys`).
 
 use std::ffi::CString;
 use std::io;

@@ -30,9 +30,9 @@ use crate::OpenOptions;
 /// # Examples
 ///
 /// ```
-/// use ringloop_fs::File;
+/// use ringloop::fs::File;
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     let path = std::env::temp_dir().join(format!("ringloop-file-doc-{}", std::process::id()));
 ///     let f = File::options()
 ///         .read(true)
@@ -48,7 +48,7 @@ use crate::OpenOptions;
 ///     assert_eq!(buf, b"3456");
 ///     assert_eq!(f.metadata().await.unwrap().len(), 10);
 ///     f.close().await.unwrap();
-///     ringloop_fs::remove_file(&path).await.unwrap();
+///     ringloop::fs::remove_file(&path).await.unwrap();
 /// });
 /// ```
 pub struct File {

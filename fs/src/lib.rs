@@ -43,20 +43,20 @@
 //! # Example
 //!
 //! ```
-//! ringloop_runtime::block_on(async {
+//! ringloop::block_on(async {
 //!     let dir = std::env::temp_dir().join(format!("ringloop-fs-doc-{}", std::process::id()));
-//!     ringloop_fs::create_dir_all(&dir).await.unwrap();
+//!     ringloop::fs::create_dir_all(&dir).await.unwrap();
 //!     let path = dir.join("hello.txt");
-//!     ringloop_fs::write(&path, b"hello").await.unwrap();
+//!     ringloop::fs::write(&path, b"hello").await.unwrap();
 //!
-//!     let file = ringloop_fs::File::open(&path).await.unwrap();
+//!     let file = ringloop::fs::File::open(&path).await.unwrap();
 //!     let (res, buf) = file.read_at(vec![0u8; 16], 1).await;
 //!     assert_eq!(res.unwrap(), 4);
 //!     assert_eq!(&buf[..4], b"ello");
 //!     file.close().await.unwrap();
 //!
-//!     ringloop_fs::remove_file(&path).await.unwrap();
-//!     ringloop_fs::remove_dir(&dir).await.unwrap();
+//!     ringloop::fs::remove_file(&path).await.unwrap();
+//!     ringloop::fs::remove_dir(&dir).await.unwrap();
 //! });
 //! ```
 //!

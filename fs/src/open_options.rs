@@ -16,14 +16,14 @@ use crate::File;
 /// # Examples
 ///
 /// ```
-/// use ringloop_fs::OpenOptions;
+/// use ringloop::fs::OpenOptions;
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     let path = std::env::temp_dir().join(format!("ringloop-oo-doc-{}", std::process::id()));
 ///     let f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600)
 ///         .open(&path).await.unwrap();
 ///     f.close().await.unwrap();
-///     ringloop_fs::remove_file(&path).await.unwrap();
+///     ringloop::fs::remove_file(&path).await.unwrap();
 /// });
 /// ```
 #[derive(Debug, Clone)]

@@ -32,13 +32,13 @@
 //! # Example
 //!
 //! ```
-//! use ringloop_net::tcp::{TcpListener, TcpStream};
-//! use ringloop_runtime::io::{AsyncRead, AsyncWrite};
+//! use ringloop::net::tcp::{TcpListener, TcpStream};
+//! use ringloop::io::{AsyncRead, AsyncWrite};
 //!
-//! ringloop_runtime::block_on(async {
+//! ringloop::block_on(async {
 //!     let listener = TcpListener::bind(([127, 0, 0, 1], 0)).unwrap();
 //!     let addr = listener.local_addr().unwrap();
-//!     ringloop_runtime::spawn(async move {
+//!     ringloop::spawn(async move {
 //!         let (s, _) = listener.accept().await.unwrap();
 //!         let (r, buf) = s.read(Vec::with_capacity(64)).await;
 //!         r.unwrap();

@@ -20,9 +20,9 @@ use crate::sys::RawAddr;
 /// # Examples
 ///
 /// ```
-/// use ringloop_net::udp::UdpSocket;
+/// use ringloop::net::udp::UdpSocket;
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     let a = UdpSocket::bind(([127, 0, 0, 1], 0)).unwrap();
 ///     let b = UdpSocket::bind(([127, 0, 0, 1], 0)).unwrap();
 ///     let to = b.local_addr().unwrap();

@@ -54,7 +54,7 @@ pub const BACKEND_ENV: &str = "RINGLOOP_BACKEND";
 /// # Examples
 ///
 /// ```
-/// use ringloop_runtime::{Backend, Builder};
+/// use ringloop::{Backend, Builder};
 ///
 /// let rt = Builder::new().backend(Backend::Epoll).build().unwrap();
 /// assert_eq!(rt.backend(), Backend::Epoll);
@@ -164,7 +164,7 @@ impl Builder {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let rt = ringloop_runtime::Builder::new()
+    /// let rt = ringloop::Builder::new()
     ///     .stall_threshold(Some(Duration::from_millis(5)))
     ///     .on_stall(|r| eprintln!("{r}"))
     ///     .build()

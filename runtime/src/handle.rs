@@ -43,9 +43,32 @@ impl Handle {
         self.backend
     }
 
-    /// A snapshot of this loop's counters.
+    /// A snapshot of this loop's counters. On the loop's own thread it also
+    /// has the blocking pool's figures and the exact count of operations in
+    /// flight; from another thread, the counters as of the loop's last turn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// ringloop::block_on(async {
+    ///     ringloop::spawn(async {}).await.unwrap();
+    ///     let m = ringloop::Handle::current().metrics();
+    ///     assert!(m.tasks_spawned >= 1);
+    /// });
+    /// ```
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.shared.metrics.snapshot(self.backend)
+        event_loop::with(|cx| {
+            (cx.shared.id == self.shared.id).then(|| {
+                let mut m = cx.metrics.snapshot(cx.backend);
+                m.blocking = cx.pool.snapshot();
+                if let Ok(d) = cx.driver.try_borrow() {
+                    m.ops_in_flight = d.in_flight() as u64;
+                }
+                m
+            })
+        })
+        .flatten()
+        .unwrap_or_else(|| self.shared.metrics.snapshot(self.backend))
     }
 
     /// Runs a `Send` future on this loop. If the loop has shut down, the

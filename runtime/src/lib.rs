@@ -27,9 +27,9 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! let out = ringloop_runtime::block_on(async {
-//!     let task = ringloop_runtime::spawn(async {
-//!         ringloop_runtime::time::sleep(Duration::from_millis(1)).await;
+//! let out = ringloop::block_on(async {
+//!     let task = ringloop::spawn(async {
+//!         ringloop::time::sleep(Duration::from_millis(1)).await;
 //!         21
 //!     });
 //!     task.await.unwrap() * 2
@@ -91,17 +91,4 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 /// The backend of the loop running on this thread; `None` outside a runtime.
 pub fn current_backend() -> Option<Backend> {
     event_loop::with(|cx| cx.backend)
-}
-
-/// A snapshot of the current loop's counters (with the blocking pool's);
-/// `None` outside a runtime.
-pub fn metrics() -> Option<MetricsSnapshot> {
-    event_loop::with(|cx| {
-        let mut m = cx.metrics.snapshot(cx.backend);
-        m.blocking = cx.pool.snapshot();
-        if let Ok(d) = cx.driver.try_borrow() {
-            m.ops_in_flight = d.in_flight() as u64;
-        }
-        m
-    })
 }

@@ -106,7 +106,7 @@ impl Runtime {
     /// # Examples
     ///
     /// ```
-    /// let rt = ringloop_runtime::Builder::new().threads(2).build().unwrap();
+    /// let rt = ringloop::Builder::new().threads(2).build().unwrap();
     /// let ids = rt.run_on_each_thread(|i| async move { i * 10 });
     /// assert_eq!(ids, vec![0, 10]);
     /// ```

@@ -52,7 +52,7 @@ pub fn context(e: io::Error, what: impl fmt::Display) -> io::Error {
 /// # Examples
 ///
 /// ```
-/// use ringloop_runtime::sys::{context, os_error};
+/// use ringloop::sys::{context, os_error};
 ///
 /// let e = context(std::io::Error::from_raw_os_error(libc::EMFILE), "accept");
 /// assert_eq!(e.raw_os_error(), None);

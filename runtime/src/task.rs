@@ -45,8 +45,8 @@ pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
 /// # Examples
 ///
 /// ```
-/// ringloop_runtime::block_on(async {
-///     let sum = ringloop_runtime::spawn_blocking(|| (1..=100u64).sum::<u64>()).await.unwrap();
+/// ringloop::block_on(async {
+///     let sum = ringloop::spawn_blocking(|| (1..=100u64).sum::<u64>()).await.unwrap();
 ///     assert_eq!(sum, 5050);
 /// });
 /// ```

@@ -17,9 +17,9 @@ use super::TcpStream;
 /// # Examples
 ///
 /// ```
-/// use ringloop_net::tcp::TcpListener;
+/// use ringloop::net::tcp::TcpListener;
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     let l = TcpListener::builder(([127, 0, 0, 1], 0))
 ///         .reuse_port(true)
 ///         .backlog(128)
@@ -103,13 +103,13 @@ impl TcpListenerBuilder {
 /// # Examples
 ///
 /// ```
-/// use ringloop_net::tcp::{TcpListener, TcpStream};
-/// use ringloop_runtime::io::{AsyncRead, AsyncWrite};
+/// use ringloop::net::tcp::{TcpListener, TcpStream};
+/// use ringloop::io::{AsyncRead, AsyncWrite};
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     let l = TcpListener::bind(([127, 0, 0, 1], 0)).unwrap();
 ///     let addr = l.local_addr().unwrap();
-///     let server = ringloop_runtime::spawn(async move {
+///     let server = ringloop::spawn(async move {
 ///         let (s, _peer) = l.accept().await.unwrap();
 ///         let (r, buf) = s.read(Vec::with_capacity(16)).await;
 ///         r.unwrap();

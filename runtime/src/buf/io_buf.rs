@@ -34,7 +34,7 @@ pub unsafe trait IoBuf: Unpin + 'static {
     /// # Examples
     ///
     /// ```
-    /// use ringloop_runtime::buf::IoBuf;
+    /// use ringloop::buf::IoBuf;
     ///
     /// let s = b"hello world".to_vec().slice(6..);
     /// assert_eq!(&s[..], b"world");

@@ -1,22 +1,35 @@
-//! The driver seam, and the extension API for writing your own operations.
+//! For writing your own operations: an [`OpCode`] is one operation with
+//! everything it owns (buffer, address, path), lowered twice — the SQE of
+//! the completion path (io_uring) and a [`Fallback`] for the readiness path
+//! (epoll, or a kernel that lacks the opcode): try, then wait for
+//! [`Interest`] on an fd; or a [`BlockingJob`] on the blocking pool. Await
+//! it as an [`Op`] (one completion) or a [`MultiOp`] (a multishot stream);
+//! the result comes back as a [`Completion`]. A [`SharedFd`] keeps the fd
+//! of an operation open until the kernel is done with it. [`ops`] has the
+//! runtime's own (`Nop`, `Timeout`, `Close`); the socket and file crates
+//! are written the same way. The SQE is built with the `io_uring` crate,
+//! re-exported here as `ringloop::driver::io_uring`.
 //!
-//! - [`OpCode`] (`opcode.rs`): one operation, lowered twice — an SQE for the
-//!   completion path, and a [`Fallback`] (try, then wait for readiness; or
-//!   the blocking pool) for the readiness path.
-//! - [`Op<T>`] / [`MultiOp<T>`] (`op.rs`): the future and the stream a
-//!   caller awaits; **the whole life of an operation is in that one file**:
-//!   start, the three paths, counting, and what a dropped future leaves to
-//!   the driver.
-//! - [`IoDriver`]: what a backend provides, written once and implemented by
-//!   both with identical signatures — `uring/` (the proactor; its slot table
-//!   in `uring/slots.rs`) and `epoll/` (the reactor). [`Driver`], one per
-//!   loop thread, is the choice between them: an enum, chosen here and
-//!   nowhere else, plus what both backends share, the pool path of
-//!   operations (`pool.rs`).
+//! ```
+//! use ringloop::driver::{ops::Nop, Op};
 //!
-//! The completion path (submit an SQE, poll its slot, orphan it) exists only
-//! on io_uring and is reached through [`Driver::ring`], which is `None` on
-//! epoll: no call can reach a ring that is not there.
+//! ringloop::block_on(async {
+//!     Op::new(Nop).await.unwrap();
+//! });
+//! ```
+//!
+//! # Inside: the seam
+//!
+//! This module is also the driver seam, one screen: `op.rs` owns the whole
+//! life of an operation (start, the three paths, counting, what a dropped
+//! future leaves behind); the `IoDriver` trait here is what a backend
+//! provides, implemented with identical signatures by `uring/` (the
+//! proactor, its slot table in `uring/slots.rs`) and `epoll/` (the
+//! reactor); `Driver`, one per loop thread, is the choice between them (an
+//! enum, chosen here and nowhere else) plus the pool path both share
+//! (`pool.rs`). The completion path exists only on io_uring and is reached
+//! through `Driver::ring()`, `None` on epoll: nothing can call into a ring
+//! that is not there.
 
 pub(crate) mod current;
 mod epoll;
@@ -36,8 +49,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 pub use fd::SharedFd;
-/// The io-uring crate: an [`OpCode`] builds its SQE with it.
-#[doc(no_inline)]
+/// The io-uring crate (version 0.7), with which an [`OpCode`] builds its
+/// SQE: `ringloop::driver::io_uring::{opcode, squeue, types}`. Hidden from
+/// these docs so they list ringloop's items only; see io-uring's own.
+#[doc(hidden)]
 pub use io_uring;
 pub(crate) use op::{Finished, Orphan};
 pub use op::{MultiOp, Op};

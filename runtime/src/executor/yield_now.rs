@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 /// # Examples
 ///
 /// ```
-/// ringloop_runtime::block_on(async {
-///     ringloop_runtime::yield_now().await;
+/// ringloop::block_on(async {
+///     ringloop::yield_now().await;
 /// });
 /// ```
 pub async fn yield_now() {

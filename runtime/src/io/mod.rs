@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! # #![allow(dead_code)]
-//! use ringloop_runtime::io::{AsyncRead, AsyncWrite};
+//! use ringloop::io::{AsyncRead, AsyncWrite};
 //!
 //! async fn echo_once<S: AsyncRead + AsyncWrite>(s: &S) -> std::io::Result<()> {
 //!     let (res, buf) = s.read(Vec::with_capacity(4096)).await;

@@ -1,6 +1,6 @@
 //! Loop health, readable as a snapshot from code.
 //!
-//! Each loop thread owns one [`LoopMetrics`] and is its only writer, so a
+//! Each loop thread owns one set of counters and is their only writer, so a
 //! counter is a relaxed load and store (a plain `mov` on x86), never a locked
 //! read-modify-write. Other threads read them through
 //! [`Runtime::metrics`](crate::Runtime::metrics) or
@@ -210,8 +210,8 @@ pub struct MetricsSnapshot {
     pub cancel_retries: u64,
     /// Operations whose memory the kernel or a pool thread may still touch
     /// (dropped ones whose final completion has not come included): exact
-    /// from [`ringloop::metrics`](crate::metrics) on the loop's own thread,
-    /// as of the loop's last turn from another thread.
+    /// from [`Handle::metrics`](crate::Handle::metrics) on the loop's own
+    /// thread, as of the loop's last turn from another thread.
     pub ops_in_flight: u64,
     /// How late the loop got to due timers and woken tasks.
     pub loop_lag: Latency,

@@ -26,10 +26,10 @@
 //! # Examples
 //!
 //! ```no_run
-//! ringloop_runtime::block_on(async {
+//! ringloop::block_on(async {
 //!     // Register first, so a signal that arrives during setup is kept.
-//!     let mut term = ringloop_runtime::signal::signal(
-//!         ringloop_runtime::signal::SignalKind::terminate(),
+//!     let mut term = ringloop::signal::signal(
+//!         ringloop::signal::SignalKind::terminate(),
 //!     )?;
 //!     term.recv().await;
 //!     println!("SIGTERM: shutting down");
@@ -157,9 +157,9 @@ pub struct Signal {
 /// # Examples
 ///
 /// ```no_run
-/// use ringloop_runtime::signal::{signal, SignalKind};
+/// use ringloop::signal::{signal, SignalKind};
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     let mut hup = signal(SignalKind::hangup())?;
 ///     while hup.recv().await.is_some() {
 ///         println!("SIGHUP: reloading the configuration");

@@ -20,8 +20,8 @@ use super::sleep::{sleep_until, Sleep};
 /// ```
 /// use std::time::Duration;
 ///
-/// ringloop_runtime::block_on(async {
-///     let mut iv = ringloop_runtime::time::interval(Duration::from_millis(1));
+/// ringloop::block_on(async {
+///     let mut iv = ringloop::time::interval(Duration::from_millis(1));
 ///     for _ in 0..3 {
 ///         iv.tick().await;
 ///     }

@@ -12,9 +12,9 @@ use super::{with_current, TimerKey};
 /// ```
 /// use std::time::{Duration, Instant};
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     let t = Instant::now();
-///     ringloop_runtime::time::sleep(Duration::from_millis(5)).await;
+///     ringloop::time::sleep(Duration::from_millis(5)).await;
 ///     assert!(t.elapsed() >= Duration::from_millis(5));
 /// });
 /// ```

@@ -37,9 +37,9 @@ impl From<Elapsed> for std::io::Error {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ringloop_runtime::time::{sleep, timeout};
+/// use ringloop::time::{sleep, timeout};
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     let r = timeout(Duration::from_millis(1), sleep(Duration::from_secs(60))).await;
 ///     assert!(r.is_err());
 /// });

@@ -13,9 +13,9 @@ use crate::driver::{Completion, Fallback, OpCode};
 /// # Examples
 ///
 /// ```
-/// use ringloop_runtime::driver::{ops::Nop, Op};
+/// use ringloop::driver::{ops::Nop, Op};
 ///
-/// ringloop_runtime::block_on(async {
+/// ringloop::block_on(async {
 ///     Op::new(Nop).await.unwrap();
 /// });
 /// ```
