@@ -1,3 +1,7 @@
+//! The [`IoBuf`] and [`IoBufMut`] traits, with their `# Safety` contract,
+//! and their implementations for `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`
+//! and `&'static str`.
+
 use std::ops::{Bound, RangeBounds};
 
 use super::Slice;

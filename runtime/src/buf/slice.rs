@@ -1,3 +1,6 @@
+//! [`Slice`]: a window into an owned buffer, so an operation can read into
+//! or write from part of it without copying.
+
 use std::ops::{Deref, DerefMut};
 
 use super::{IoBuf, IoBufMut};

@@ -1,3 +1,6 @@
+//! [`Interval`]: ticks at a fixed period; a tick the loop was late for is
+//! delivered at once, and missed ticks are not replayed in a burst.
+
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};

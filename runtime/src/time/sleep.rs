@@ -1,3 +1,5 @@
+//! [`Sleep`]: a deadline in the loop's timer table, never early.
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};

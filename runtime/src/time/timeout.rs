@@ -1,3 +1,7 @@
+//! [`Timeout`]: a future bounded by a deadline; at the deadline the inner
+//! future is dropped (which cancels what it was doing) and
+//! [`Elapsed`] is returned.
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -1,3 +1,6 @@
+//! [`Close`]: `IORING_OP_CLOSE`, or `close(2)` on the loop thread where
+//! there is no completion path; what `SharedFd::close` awaits.
+
 use std::io;
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 

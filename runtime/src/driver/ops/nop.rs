@@ -1,3 +1,5 @@
+//! [`Nop`]: `IORING_OP_NOP`, the cost of the seam and the ring alone.
+
 use std::io;
 
 use io_uring::{opcode, squeue};

@@ -1,3 +1,7 @@
+//! [`Timeout`]: `IORING_OP_TIMEOUT` on io_uring, a timerfd waited for
+//! readiness on epoll; the runtime's own timers do not use it (their
+//! deadline is the driver's wait), it exercises the seam and the benches.
+
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
