@@ -216,3 +216,88 @@ impl Pool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The idle/notified bookkeeping: a job is never left queued with no
+    //! thread coming for it, whatever the interleaving of submissions,
+    //! wake-ups and keep-alive timeouts.
+    use super::*;
+    use std::sync::mpsc;
+
+    fn pool(max_threads: usize, keep_alive: Duration) -> Arc<Pool> {
+        Pool::new(PoolConfig {
+            max_threads,
+            queue_capacity: 100_000,
+            keep_alive,
+        })
+    }
+
+    #[test]
+    fn every_job_runs_under_bursts_from_many_threads() {
+        // A short keep-alive makes threads retire and restart in the middle
+        // of the bursts: the racy path of the invariant.
+        let p = pool(3, Duration::from_micros(200));
+        let (tx, rx) = mpsc::channel();
+        let submitters: Vec<_> = (0..4)
+            .map(|t| {
+                let (p, tx) = (p.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        let tx = tx.clone();
+                        p.run(move || t * 1000 + i, move |v| tx.send(v).unwrap())
+                            .unwrap();
+                        if i % 50 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for s in submitters {
+            s.join().unwrap();
+        }
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            let v = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("a queued job was stranded");
+            assert!(seen.insert(v));
+        }
+        let st = p.lock();
+        assert!(st.threads <= 3);
+        assert!(st.idle + st.notified <= st.threads);
+        drop(st);
+        p.shutdown();
+        assert_eq!(p.snapshot().jobs_completed, 2000);
+    }
+
+    #[test]
+    fn a_full_queue_rejects_and_counts() {
+        let p = Pool::new(PoolConfig {
+            max_threads: 1,
+            queue_capacity: 1,
+            keep_alive: Duration::from_secs(5),
+        });
+        let (hold_tx, hold_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel();
+        // One job runs (and waits), one waits in the queue, the third is
+        // refused.
+        p.run(
+            move || {
+                started_tx.send(()).unwrap();
+                hold_rx.recv_timeout(Duration::from_secs(30)).ok();
+            },
+            |_| {},
+        )
+        .unwrap();
+        started_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        p.run(|| (), |_| {}).unwrap();
+        let e = p.run(|| (), |_| {}).unwrap_err();
+        assert!(e.starts_with("queue full"), "{e}");
+        assert_eq!(p.snapshot().jobs_rejected, 1);
+        hold_tx.send(()).unwrap();
+        p.shutdown();
+        assert_eq!(p.snapshot().jobs_completed, 2);
+    }
+}
