@@ -658,20 +658,19 @@ mod tests {
     }
 
     fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+        use std::os::fd::FromRawFd;
         let mut fds = [0; 2];
         // SAFETY: room for two fds.
-        assert_eq!(
-            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
-            0
-        );
+        let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+        assert_eq!(r, 0);
         // SAFETY: both new, owned by nobody else.
-        unsafe {
-            use std::os::fd::FromRawFd;
+        let (a, b) = unsafe {
             (
                 std::os::fd::OwnedFd::from_raw_fd(fds[0]),
                 std::os::fd::OwnedFd::from_raw_fd(fds[1]),
             )
-        }
+        };
+        (a, b)
     }
 
     #[test]
