@@ -22,6 +22,19 @@
 //!   loops; [`Runtime::run_on_each_thread`] runs one future per loop, and a
 //!   [`Handle`] lets other threads send work to a loop.
 //!
+//! # Where things live (for contributors)
+//!
+//! - `event_loop/`: the loop of one thread — what it owns, the run/park
+//!   cycle, the timing of each poll, building loops and worker threads.
+//! - `executor/`: tasks and run queues; it knows no loop, driver or timer.
+//! - `driver/`: the seam (`driver/mod.rs`: the `IoDriver` trait and the
+//!   choice of backend), the whole life of an operation (`driver/op.rs`),
+//!   the pool path (`driver/pool.rs`), and the two backends (`uring/`,
+//!   `epoll/`).
+//! - `time/`, `signal/`, `buf/`, `io/`, `metrics/`: timers, signals, owned
+//!   buffers, the I/O traits, loop health; `sys.rs`: the one errno and
+//!   context convention every ringloop crate uses.
+//!
 //! # Example
 //!
 //! ```
