@@ -4,7 +4,7 @@
 //! so a run never reports a test as passed that did not run. The name is
 //! parsed by the runtime's own parser (the same source file).
 
-#[path = "runtime/src/backend_name.rs"]
+#[path = "build_support/backend_name.rs"]
 #[allow(dead_code)]
 mod backend_name;
 

@@ -154,6 +154,8 @@
 
 use proc_macro::TokenStream;
 
+#[allow(dead_code)]
+mod backend_name;
 mod main_attr;
 mod options;
 mod signature;

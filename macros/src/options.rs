@@ -1,10 +1,10 @@
 //! The options both attributes take: `threads = N`, `backend = "..."`,
 //! `crate = "path"`.
 //!
-//! A backend name is parsed by the runtime's own parser (the same source
-//! file, `runtime/src/backend_name.rs`, which the facade's build script also
-//! includes), so every spelling `Backend::from_str` and `RINGLOOP_BACKEND`
-//! accept is accepted here, and nothing else.
+//! A backend name is parsed by the runtime's own parser (`backend_name.rs`,
+//! a byte-identical copy of `runtime/src/backend_name.rs`, checked by
+//! `tests/backend_names.rs`), so every spelling `Backend::from_str` and
+//! `RINGLOOP_BACKEND` accept is accepted here, and nothing else.
 
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
@@ -12,8 +12,7 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::{Error, LitInt, LitStr, Path, Result};
 
-#[path = "../../runtime/src/backend_name.rs"]
-mod backend_name;
+use crate::backend_name;
 
 /// Which attribute is being expanded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

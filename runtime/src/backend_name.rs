@@ -1,7 +1,8 @@
 //! The spellings of a backend name, in one place: [`Backend::from_str`]
-//! uses it, and the workspace's build script includes this file (it has no
-//! dependencies) so `RINGLOOP_BACKEND` means the same thing to the test
-//! suite as to the runtime.
+//! uses it. The facade's build script (`build_support/backend_name.rs`) and
+//! the macros crate (`macros/src/backend_name.rs`) carry byte-identical
+//! copies, since a published crate cannot include a file of another; the
+//! test `tests/backend_names.rs` fails when the copies drift.
 //!
 //! [`Backend::from_str`]: crate::Backend
 
