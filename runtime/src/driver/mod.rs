@@ -35,6 +35,7 @@ pub(crate) mod current;
 mod epoll;
 mod fd;
 mod op;
+mod opbox;
 mod opcode;
 pub mod ops;
 mod pool;

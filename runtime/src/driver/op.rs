@@ -27,6 +27,9 @@
 //! stream ends after the final CQE (or the first error on the readiness
 //! path, which keeps the two paths alike).
 //!
+//! The value lives in an [`OpBox`] (a stable heap address, recycled per
+//! thread, so steady-state operations allocate nothing).
+//!
 //! Every event is counted here and only here: an operation is *submitted*
 //! when it starts (whichever path), *completed* when its final completion
 //! is consumed — by its future, or by its orphan — or when it is dropped
@@ -42,6 +45,7 @@ use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
 
+use super::opbox::OpBox;
 use super::opcode::{Completion, Fallback, Interest, MultishotOpCode, OpCode};
 use super::pool::PoolJob;
 use super::{DriverRef, ReadyWait};
@@ -71,7 +75,7 @@ enum State {
 /// The part of [`Op`] and [`MultiOp`] that is the same: the value at a
 /// stable heap address, its state, and the driver it was started on.
 struct Core<T> {
-    data: Option<Box<T>>,
+    data: Option<OpBox<T>>,
     state: State,
     driver: Option<DriverRef>,
 }
@@ -89,7 +93,7 @@ fn failed(e: io::Error) -> Completion {
 impl<T: OpCode> Core<T> {
     fn new(op: T) -> Self {
         Core {
-            data: Some(Box::new(op)),
+            data: Some(OpBox::new(op)),
             state: State::Unsubmitted,
             driver: None,
         }
@@ -253,7 +257,7 @@ impl<T: OpCode> Core<T> {
 
     /// The future is gone: hands the value to whoever may still touch its
     /// memory (`wrap` makes the orphan), or frees it.
-    fn release(&mut self, wrap: fn(Box<T>, Arc<LoopMetrics>) -> Box<dyn Orphan>) {
+    fn release(&mut self, wrap: fn(OpBox<T>, Arc<LoopMetrics>) -> Box<dyn Orphan>) {
         let state = std::mem::replace(&mut self.state, State::Done);
         let Some(driver) = self.driver.take() else {
             return;
@@ -376,7 +380,7 @@ impl<T: OpCode> Future for Op<T> {
             Some((c, _)) => {
                 core.delivered(true);
                 let data = core.data.take().expect("ringloop: Op value taken twice");
-                Poll::Ready((*data).complete(c))
+                Poll::Ready(data.into_inner().complete(c))
             }
             None => panic!("ringloop: Op polled after it completed"),
         }
@@ -472,10 +476,10 @@ pub(crate) trait Orphan {
 }
 
 /// An orphaned single-shot operation.
-struct Single<T: OpCode>(Box<T>, Arc<LoopMetrics>);
+struct Single<T: OpCode>(OpBox<T>, Arc<LoopMetrics>);
 
 impl<T: OpCode> Single<T> {
-    fn boxed(data: Box<T>, metrics: Arc<LoopMetrics>) -> Box<dyn Orphan> {
+    fn boxed(data: OpBox<T>, metrics: Arc<LoopMetrics>) -> Box<dyn Orphan> {
         Box::new(Single(data, metrics))
     }
 }
@@ -489,15 +493,15 @@ impl<T: OpCode> Orphan for Single<T> {
             flags: 0,
         });
         self.1.ops_completed.inc();
-        (*self.0).orphaned(c);
+        self.0.into_inner().orphaned(c);
     }
 }
 
 /// An orphaned multishot operation.
-struct Multi<T: MultishotOpCode>(Box<T>, Arc<LoopMetrics>);
+struct Multi<T: MultishotOpCode>(OpBox<T>, Arc<LoopMetrics>);
 
 impl<T: MultishotOpCode> Multi<T> {
-    fn boxed(data: Box<T>, metrics: Arc<LoopMetrics>) -> Box<dyn Orphan> {
+    fn boxed(data: OpBox<T>, metrics: Arc<LoopMetrics>) -> Box<dyn Orphan> {
         Box::new(Multi(data, metrics))
     }
 }
