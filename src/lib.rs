@@ -87,8 +87,8 @@ pub use ringloop_runtime::{buf, io, metrics, signal, sys, task, time};
 pub mod driver {
     #[doc(inline)]
     pub use ringloop_runtime::driver::{
-        ops, BlockingJob, Completion, Fallback, Interest, MultiOp, MultishotOpCode, Op, OpCode,
-        SharedFd, NO_OPCODE,
+        ops, BlockingJob, BufPool, BufSlot, Completion, Fallback, Interest, MultiOp,
+        MultishotOpCode, Op, OpCode, PooledBuf, SharedFd, NO_OPCODE,
     };
 
     #[doc(hidden)]

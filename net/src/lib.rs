@@ -64,6 +64,7 @@ mod error;
 mod incoming;
 mod listener;
 pub(crate) mod ops;
+mod pooled;
 mod socket;
 pub mod split;
 mod sys;
@@ -73,6 +74,7 @@ pub mod unix;
 
 pub use error::os_error;
 pub use incoming::Incoming;
+pub use pooled::RecvStream;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -9,6 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::Op;
@@ -16,6 +17,7 @@ use ringloop_runtime::driver::SharedFd;
 
 use crate::error::context;
 use crate::ops;
+use crate::pooled::Pending;
 use crate::sys::{self, RawAddr};
 
 /// A socket fd owned by the current loop, shared by the operations on it.
@@ -24,6 +26,8 @@ pub(crate) struct Socket {
     fd: SharedFd,
     /// "tcp", "udp", "unix stream", ...: names the socket in errors.
     kind: &'static str,
+    /// Bytes pooled receives got for dropped futures (see `pooled.rs`).
+    pending: Rc<Pending>,
 }
 
 impl Socket {
@@ -51,7 +55,12 @@ impl Socket {
         Ok(Socket {
             fd: SharedFd::new(fd),
             kind,
+            pending: Rc::default(),
         })
+    }
+
+    pub(crate) fn pending(&self) -> &Rc<Pending> {
+        &self.pending
     }
 
     pub(crate) fn raw(&self) -> RawFd {

@@ -66,6 +66,7 @@ pub struct Builder {
     pub(crate) threads: usize,
     pub(crate) pin_to_cores: bool,
     pub(crate) ring_entries: u32,
+    pub(crate) recv_buffers: crate::driver::BufPoolConfig,
     pub(crate) pool: PoolConfig,
     pub(crate) health: HealthConfig,
 }
@@ -86,6 +87,7 @@ impl Builder {
             threads: 1,
             pin_to_cores: false,
             ring_entries: 256,
+            recv_buffers: crate::driver::BufPoolConfig::default(),
             pool: PoolConfig {
                 max_threads: 64,
                 queue_capacity: 16_384,
@@ -119,6 +121,18 @@ impl Builder {
     /// gets twice as many).
     pub fn ring_entries(&mut self, n: u32) -> &mut Self {
         self.ring_entries = n;
+        self
+    }
+
+    /// The loop-owned receive buffers of pooled receives
+    /// (`recv_pooled`, `recv_stream` on sockets): `count` buffers (a power
+    /// of two, at most 32,768) of `size` bytes per loop; default 256 × 16
+    /// KiB. On io_uring they form a provided-buffer ring the kernel picks
+    /// from when data arrives; on epoll a free list. Memory is allocated at
+    /// the loop's first pooled receive; pages are touched only as they are
+    /// used. A bad value is an error at the first pooled receive.
+    pub fn recv_buffers(&mut self, count: u16, size: u32) -> &mut Self {
+        self.recv_buffers = crate::driver::BufPoolConfig { count, size };
         self
     }
 

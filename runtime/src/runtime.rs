@@ -53,6 +53,7 @@ impl Runtime {
         let cfg = LoopConfig {
             backend: requested,
             ring_entries: b.ring_entries,
+            recv_buffers: b.recv_buffers,
             pin: cpus,
             health: b.health.clone(),
         };

@@ -21,6 +21,9 @@ mod io_buf;
 pub mod iovec;
 mod slice;
 
+/// A loop-owned receive buffer (from a pooled receive): see
+/// [`crate::driver::PooledBuf`].
+pub use crate::driver::PooledBuf;
 pub use io_buf::{IoBuf, IoBufMut};
 pub use slice::Slice;
 

@@ -17,6 +17,15 @@ pub(crate) fn current() -> Option<DriverRef> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
+/// The receive-buffer pool of the loop running on this thread.
+pub(crate) fn buf_pool() -> std::io::Result<Rc<super::BufPool>> {
+    let d = current().ok_or_else(|| {
+        std::io::Error::other("ringloop: a pooled receive outside a ringloop runtime")
+    })?;
+    let mut d = d.borrow_mut();
+    d.buf_pool()
+}
+
 /// Whether `d` is the driver of the loop running on this thread.
 #[inline]
 pub(crate) fn is_current(d: &DriverRef) -> bool {

@@ -31,6 +31,7 @@
 //! through `Driver::ring()`, `None` on epoll: nothing can call into a ring
 //! that is not there.
 
+mod bufpool;
 pub(crate) mod current;
 mod epoll;
 mod fd;
@@ -49,6 +50,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+pub(crate) use bufpool::BufPoolConfig;
+pub use bufpool::{BufPool, BufSlot, PooledBuf};
 pub use fd::SharedFd;
 /// The io-uring crate (version 0.7), with which an [`OpCode`] builds its
 /// SQE: `ringloop::driver::io_uring::{opcode, squeue, types}`. Hidden from
@@ -144,6 +147,9 @@ pub(crate) struct Driver {
     pub(crate) pool: Arc<Pool>,
     orphans: PoolOrphans,
     done: Vec<Finished>,
+    /// The loop's receive buffers, made at the first pooled receive.
+    bufs: Option<Rc<BufPool>>,
+    buf_cfg: BufPoolConfig,
     pub(crate) metrics: Arc<LoopMetrics>,
 }
 
@@ -161,6 +167,7 @@ impl Driver {
     pub(crate) fn new(
         kind: Kind,
         ring_entries: u32,
+        buf_cfg: BufPoolConfig,
         wake_fd: RawFd,
         pool: Arc<Pool>,
         unpark: Waker,
@@ -179,8 +186,26 @@ impl Driver {
             pool,
             orphans: PoolOrphans::new(unpark),
             done: Vec::new(),
+            bufs: None,
+            buf_cfg,
             metrics,
         })
+    }
+
+    /// The loop's receive-buffer pool, made (and on io_uring registered as a
+    /// provided-buffer ring, where the kernel has them) on first use.
+    pub(crate) fn buf_pool(&mut self) -> io::Result<Rc<BufPool>> {
+        if let Some(p) = &self.bufs {
+            return Ok(p.clone());
+        }
+        let pool = BufPool::new(self.buf_cfg)?;
+        if let Inner::Uring(d) = &mut self.inner {
+            // Without buffer rings (before 5.19) pooled receives take the
+            // readiness path on io_uring too.
+            let _ = d.attach_buffers(&pool);
+        }
+        self.bufs = Some(pool.clone());
+        Ok(pool)
     }
 
     pub(crate) fn kind(&self) -> Kind {

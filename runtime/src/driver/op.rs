@@ -178,7 +178,7 @@ impl<T: OpCode> Core<T> {
             let d = driver.borrow();
             d.metrics.ops_submitted.inc();
             d.metrics.opcodes.started(T::CODE);
-            d.supports(T::CODE)
+            d.supports(T::CODE) && data.completion_path()
         };
         if supported {
             let entry = data.sqe();
@@ -580,7 +580,16 @@ mod tests {
             keep_alive: Duration::from_secs(5),
         });
         let metrics = Arc::new(LoopMetrics::default());
-        let d = Driver::new(Kind::Epoll, 8, fd, pool, Waker::noop().clone(), metrics).unwrap();
+        let d = Driver::new(
+            Kind::Epoll,
+            8,
+            Default::default(),
+            fd,
+            pool,
+            Waker::noop().clone(),
+            metrics,
+        )
+        .unwrap();
         let driver = Rc::new(RefCell::new(d));
         let _entered = current::enter(&driver);
         Fixture {

@@ -121,6 +121,14 @@ pub unsafe trait OpCode: 'static {
     /// Builds the SQE (user_data is set by the driver). Called at most once.
     fn sqe(&mut self) -> squeue::Entry;
 
+    /// Whether this value takes the completion path when the kernel has
+    /// [`CODE`](Self::CODE) (the default). An operation that also needs a
+    /// resource the loop may lack (a provided-buffer ring) answers `false`
+    /// then, and takes its fallback. Must not reach the driver.
+    fn completion_path(&self) -> bool {
+        true
+    }
+
     /// How to make progress without the completion path. Called at most
     /// once, before any `try_io` or `blocking_job`; may acquire resources
     /// (a timerfd, for example).

@@ -50,6 +50,7 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
         Driver::new(
             kind,
             ring_entries,
+            cfg.recv_buffers,
             shared.wake_fd(),
             pool,
             unpark.clone(),
@@ -98,6 +99,7 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
 pub(crate) struct LoopConfig {
     pub(crate) backend: Backend,
     pub(crate) ring_entries: u32,
+    pub(crate) recv_buffers: crate::driver::BufPoolConfig,
     /// The CPUs to pin loop i to (the i-th, wrapping), when pinning.
     pub(crate) pin: Option<Arc<[usize]>>,
     pub(crate) health: HealthConfig,

@@ -24,6 +24,7 @@
 //!
 //! [`park`]: UringDriver::park
 
+mod bufring;
 mod cancel;
 mod setup;
 mod slots;
@@ -39,9 +40,12 @@ use io_uring::{opcode, squeue, types, IoUring, Probe};
 
 use super::op::{Finished, Nothing, Orphan};
 use super::opcode::{Completion, Interest};
+use super::BufPool;
 use super::{IoDriver, ReadyWait};
 use crate::metrics::LoopMetrics;
+pub(crate) use bufring::BufRing;
 use slots::{AfterDrop, Slots};
+use std::rc::Rc;
 
 /// `user_data` of the armed eventfd read.
 const WAKE_TOKEN: u64 = u64::MAX - 1;
@@ -71,6 +75,8 @@ pub(crate) struct UringDriver {
     cancel_again: Vec<u64>,
     /// Orphans to cancel again once the instant has passed (backing off).
     cancel_later: Vec<(Instant, u64)>,
+    /// The receive-buffer pool registered as a provided-buffer ring.
+    bufs: Option<Rc<BufPool>>,
     metrics: Arc<LoopMetrics>,
 }
 
@@ -92,6 +98,7 @@ impl UringDriver {
             done: Vec::new(),
             cancel_again: Vec::new(),
             cancel_later: Vec::new(),
+            bufs: None,
             metrics,
         };
         d.arm_wake()?;
@@ -100,6 +107,28 @@ impl UringDriver {
 
     pub(crate) fn supports(&self, code: u8) -> bool {
         self.probe.is_supported(code)
+    }
+
+    /// Registers `pool`'s buffers as a provided-buffer ring (5.19); `Err`
+    /// (the pool then serves the readiness path) where the kernel has none.
+    pub(crate) fn attach_buffers(&mut self, pool: &Rc<BufPool>) -> io::Result<()> {
+        let count = u16::try_from(pool.count())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many buffers"))?;
+        let ring = BufRing::new(count, 0)?;
+        // SAFETY: the ring memory is valid for `count` entries and stays
+        // valid until the group is unregistered in this driver's drop (the
+        // pool that owns it is kept alive by `self.bufs` until then).
+        unsafe {
+            self.ring.submitter().register_buf_ring_with_flags(
+                ring.addr(),
+                ring.entries(),
+                ring.group(),
+                0,
+            )
+        }?;
+        pool.attach_ring(ring);
+        self.bufs = Some(pool.clone());
+        Ok(())
     }
 
     /// Starts a single-shot (`multi == false`) or multishot operation whose
@@ -358,6 +387,20 @@ impl Drop for UringDriver {
             self.reap();
         }
         self.wakes.clear();
+        // No receive is left: take the buffer ring back from the kernel.
+        if let Some(pool) = self.bufs.take() {
+            if let Some(ring) = pool.detach_ring() {
+                if self
+                    .ring
+                    .submitter()
+                    .unregister_buf_ring(ring.group())
+                    .is_err()
+                {
+                    // The kernel may still read it: leak it rather than free.
+                    std::mem::forget(ring);
+                }
+            }
+        }
         // The driver is going away: fds these close go straight to close(2).
         self.done.drain(..).for_each(Finished::finish);
     }

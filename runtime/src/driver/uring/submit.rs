@@ -123,6 +123,11 @@ impl UringDriver {
                     }
                 }
                 key => {
+                    if io_uring::cqueue::buffer_select(cqe.flags()).is_some() {
+                        if let Some(pool) = &self.bufs {
+                            pool.kernel_took_one();
+                        }
+                    }
                     self.slots.complete(
                         key,
                         cqe.result(),
