@@ -24,7 +24,7 @@ pub type OwnedWriteHalf = WriteHalf<UnixStream>;
 /// A connected Unix stream socket; reads and writes as [`TcpStream`](crate::tcp::TcpStream)
 /// does.
 pub struct UnixStream {
-    sock: Socket,
+    pub(crate) sock: Socket,
 }
 
 impl UnixStream {
