@@ -393,6 +393,9 @@ each_backend!(peer_reset_is_an_error, |b: Backend| {
             ),
             "{err}"
         );
+        // Shutting down what the peer reset is not an error (ENOTCONN).
+        c.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
     });
 });
 

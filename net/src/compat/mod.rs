@@ -30,7 +30,9 @@
 //!   `poll_flush` or `poll_close`/`poll_shutdown`. `poll_flush` waits for
 //!   the send in flight (short sends are resubmitted until the buffer is
 //!   out); `poll_close` / `poll_shutdown` flush, then shut the write side
-//!   down (`shutdown(SHUT_WR)`): the peer reads end of stream.
+//!   down (`shutdown(SHUT_WR)`): the peer reads end of stream. A
+//!   connection that is already gone (`ENOTCONN`: the peer reset it) counts
+//!   as shut down.
 //! - Vectored writes copy every slice into the one buffer (up to its
 //!   capacity) and send it with one call.
 //! - In steady state a poll allocates nothing: the two buffers are reused,

@@ -120,7 +120,8 @@ impl WriteState {
     }
 
     /// Flushes, then shuts the write side down (once; later calls return
-    /// `Ok` at once).
+    /// `Ok` at once). `ENOTCONN` (the connection is already gone) counts as
+    /// done.
     pub(super) fn poll_shutdown(
         &mut self,
         sock: &Socket,
@@ -139,6 +140,14 @@ impl WriteState {
         let res = ready!(Pin::new(op).poll(cx));
         self.shutdown = None;
         match res {
+            // The peer reset the connection or it is otherwise gone: its
+            // write side is as shut as it gets (tokio's own shutdown would
+            // report this; hyper's HTTP/2 then fails a connection that
+            // ended cleanly).
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                self.shut = true;
+                Poll::Ready(Ok(()))
+            }
             Ok(()) => {
                 self.shut = true;
                 Poll::Ready(Ok(()))
