@@ -38,6 +38,11 @@
 //!
 //! # Example
 //!
+//! Features (all off by default): `futures-io` and `tokio-io` give
+//! `net::compat::CopyIo`, poll-based `futures_io` / tokio I/O traits over
+//! ringloop's streams, for hyper, tokio-util and the like (it copies:
+//! see `docs/compat.md`); `valgrind` tells memcheck what io_uring wrote.
+//!
 //! ```
 //! use std::time::Duration;
 //!

@@ -60,6 +60,8 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod backlog;
+#[cfg(any(feature = "futures-io", feature = "tokio-io"))]
+pub mod compat;
 mod error;
 mod incoming;
 mod listener;
