@@ -63,6 +63,7 @@ mod backlog;
 mod error;
 mod incoming;
 mod listener;
+mod lookup;
 pub(crate) mod ops;
 mod socket;
 pub mod split;
@@ -73,6 +74,7 @@ pub mod unix;
 
 pub use error::os_error;
 pub use incoming::Incoming;
+pub use lookup::{lookup_host, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

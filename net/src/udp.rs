@@ -12,6 +12,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 
+use crate::lookup::{self, Resolved, ToSocketAddrs};
 use crate::socket::Socket;
 use crate::sys::RawAddr;
 
@@ -37,33 +38,88 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds to `addr` (port 0 picks a free port). Must run inside a
-    /// ringloop runtime.
-    pub fn bind(addr: impl Into<SocketAddr>) -> io::Result<UdpSocket> {
-        let addr = addr.into();
-        let sock = Socket::new(crate::tcp::domain(&addr), libc::SOCK_DGRAM, "udp")?;
-        sock.bind(&RawAddr::from_inet(&addr), &addr)?;
-        Ok(UdpSocket { sock })
+    /// Binds to `addr`, a literal address (port 0 picks a free port).
+    /// Synchronous, like `TcpListener::bind` and for the same reason: a
+    /// host name is an `InvalidInput` error, resolved instead by
+    /// [`bind_host`](Self::bind_host). Must run inside a ringloop runtime.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let to = lookup::literal(&addr.target(), "udp bind", "UdpSocket::bind_host")?;
+        UdpSocket::bind_each(&to)
+    }
+
+    /// As [`bind`](Self::bind), and a host name is resolved on the
+    /// blocking pool first; the addresses are tried in turn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::net::UdpSocket;
+    ///
+    /// ringloop::block_on(async {
+    ///     let s = UdpSocket::bind_host("localhost:0").await.unwrap();
+    ///     assert!(s.local_addr().unwrap().ip().is_loopback());
+    /// });
+    /// ```
+    pub async fn bind_host(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let to = lookup::resolve(addr.target(), "udp bind").await?;
+        UdpSocket::bind_each(&to)
+    }
+
+    fn bind_each(to: &Resolved) -> io::Result<UdpSocket> {
+        let mut last = None;
+        for a in to.iter() {
+            let bound =
+                Socket::new(crate::tcp::domain(&a), libc::SOCK_DGRAM, "udp").and_then(|sock| {
+                    sock.bind(&RawAddr::from_inet(&a), &to.shown(a))?;
+                    Ok(UdpSocket { sock })
+                });
+            match bound {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(to.failed(last, "udp bind"))
     }
 
     /// Sets the default destination for [`send`](Self::send) and the only
-    /// source [`recv`](Self::recv) accepts. Never waits (UDP has no
-    /// handshake); `async` for symmetry with streams.
-    pub async fn connect(&self, addr: impl Into<SocketAddr>) -> io::Result<()> {
-        let addr = addr.into();
-        self.sock.connect_now(&RawAddr::from_inet(&addr), &addr)
+    /// source [`recv`](Self::recv) accepts. `addr` may be a host name,
+    /// resolved on the blocking pool; the addresses are tried in turn (one
+    /// of the other family fails) and the first that connects wins. Never
+    /// waits otherwise: UDP has no handshake.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let to = lookup::resolve(addr.target(), "udp connect").await?;
+        let mut last = None;
+        for a in to.iter() {
+            match self.sock.connect_now(&RawAddr::from_inet(&a), &to.shown(a)) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(to.failed(last, "udp connect"))
     }
 
-    /// Sends one datagram of the buffer's initialised bytes to `addr`.
-    pub async fn send_to<B: IoBuf>(
-        &self,
-        buf: B,
-        addr: impl Into<SocketAddr>,
-    ) -> BufResult<usize, B> {
-        let addr = addr.into();
-        self.sock
-            .send_to(buf, RawAddr::from_inet(&addr), &addr)
-            .await
+    /// Sends one datagram of the buffer's initialised bytes to `addr`,
+    /// which may be a host name (resolved on the blocking pool first). When
+    /// it has several addresses, a send that fails (one of the other
+    /// family) is tried again with the next; at most one datagram goes out.
+    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: impl ToSocketAddrs) -> BufResult<usize, B> {
+        let to = match lookup::resolve(addr.target(), "udp send_to").await {
+            Ok(to) => to,
+            Err(e) => return (Err(e), buf),
+        };
+        let (mut buf, mut last) = (buf, None);
+        for a in to.iter() {
+            let (r, b) = self
+                .sock
+                .send_to(buf, RawAddr::from_inet(&a), &to.shown(a))
+                .await;
+            buf = b;
+            match r {
+                Ok(n) => return (Ok(n), buf),
+                Err(e) => last = Some(e),
+            }
+        }
+        (Err(to.failed(last, "udp send_to")), buf)
     }
 
     /// Receives one datagram into the buffer (truncated to its capacity)

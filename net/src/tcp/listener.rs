@@ -1,4 +1,13 @@
 //! [`TcpListener`] and its builder.
+//!
+//! `bind` stays synchronous, as `std`'s is: binding a literal address
+//! (`"127.0.0.1:8080"`, `([0, 0, 0, 0], 80)`, a `SocketAddr`) never waits,
+//! and a server's start-up code reads better without an `.await` on every
+//! listener. A host name cannot be resolved without possibly blocking for
+//! seconds, which a loop thread must never do: `bind` refuses one with an
+//! error that says so, and [`TcpListener::bind_host`] (the builder's
+//! [`bind_host`](TcpListenerBuilder::bind_host)) is the `async` form that
+//! resolves it on the blocking pool first, like tokio's `bind`.
 
 use std::fmt;
 use std::io;
@@ -7,6 +16,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use crate::incoming::Incoming;
 use crate::listener::Listener;
+use crate::lookup::{self, Resolved, Target, ToSocketAddrs};
 use crate::socket::Socket;
 use crate::sys::RawAddr;
 
@@ -30,7 +40,7 @@ use super::TcpStream;
 /// ```
 #[derive(Debug, Clone)]
 pub struct TcpListenerBuilder {
-    addr: SocketAddr,
+    target: Target,
     reuse_addr: bool,
     reuse_port: bool,
     only_v6: Option<bool>,
@@ -65,10 +75,36 @@ impl TcpListenerBuilder {
         self
     }
 
-    /// Creates, configures, binds and listens. Must run inside a ringloop
-    /// runtime, on the loop that will use the listener.
+    /// Creates, configures, binds and listens, for a literal address (see
+    /// [`TcpListener::bind`]); a host name is an `InvalidInput` error that
+    /// points to [`bind_host`](Self::bind_host). Several addresses are
+    /// tried in turn; the first that binds wins, else the last error is
+    /// returned. Must run inside a ringloop runtime, on the loop that will
+    /// use the listener.
     pub fn bind(self) -> io::Result<TcpListener> {
-        let a = self.addr;
+        let to = lookup::literal(&self.target, "tcp bind", "TcpListener::bind_host")?;
+        self.bind_each(&to)
+    }
+
+    /// As [`bind`](Self::bind), and a host name is resolved on the
+    /// blocking pool first (`"localhost:8080"`, `("::", 80)`).
+    pub async fn bind_host(self) -> io::Result<TcpListener> {
+        let to = lookup::resolve(self.target.clone(), "tcp bind").await?;
+        self.bind_each(&to)
+    }
+
+    fn bind_each(&self, to: &Resolved) -> io::Result<TcpListener> {
+        let mut last = None;
+        for a in to.iter() {
+            match self.bind_one(a, &to.shown(a)) {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(to.failed(last, "tcp bind"))
+    }
+
+    fn bind_one(&self, a: SocketAddr, shown: &dyn fmt::Display) -> io::Result<TcpListener> {
         let sock = Socket::new(super::domain(&a), libc::SOCK_STREAM, "tcp")?;
         if self.reuse_addr {
             sock.set_opt(
@@ -90,7 +126,7 @@ impl TcpListenerBuilder {
             let v = libc::c_int::from(on);
             sock.set_opt(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, v, "IPV6_V6ONLY")?;
         }
-        sock.bind(&RawAddr::from_inet(&a), &a)?;
+        sock.bind(&RawAddr::from_inet(&a), shown)?;
         sock.listen(self.backlog)?;
         Ok(TcpListener {
             l: Listener::new(sock),
@@ -128,16 +164,53 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (IPv4 or IPv6; port 0 picks a free port) with the
-    /// builder's defaults. Must run inside a ringloop runtime.
-    pub fn bind(addr: impl Into<SocketAddr>) -> io::Result<TcpListener> {
+    /// Binds to `addr`, a literal address (IPv4 or IPv6; port 0 picks a
+    /// free port), with the builder's defaults. Synchronous, because a
+    /// literal never waits; a host name is an `InvalidInput` error: use
+    /// [`bind_host`](Self::bind_host) (see the module docs for why). Must
+    /// run inside a ringloop runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::net::TcpListener;
+    ///
+    /// ringloop::block_on(async {
+    ///     let a = TcpListener::bind(([127, 0, 0, 1], 0)).unwrap();
+    ///     let b = TcpListener::bind("[::1]:0").unwrap();
+    ///     assert!(a.local_addr().unwrap().is_ipv4() && b.local_addr().unwrap().is_ipv6());
+    ///     assert!(TcpListener::bind("localhost:0").is_err());
+    /// });
+    /// ```
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         TcpListener::builder(addr).bind()
     }
 
-    /// A builder for `SO_REUSEPORT`, the backlog and other options.
-    pub fn builder(addr: impl Into<SocketAddr>) -> TcpListenerBuilder {
+    /// Binds to `addr`, which may be a host name: it is resolved on the
+    /// blocking pool (never on the loop), and the addresses are tried in
+    /// turn. The `async` counterpart of [`bind`](Self::bind), as tokio's
+    /// `bind` is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::net::TcpListener;
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::bind_host("localhost:0").await.unwrap();
+    ///     assert!(l.local_addr().unwrap().ip().is_loopback());
+    /// });
+    /// ```
+    pub async fn bind_host(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        TcpListener::builder(addr).bind_host().await
+    }
+
+    /// A builder for `SO_REUSEPORT`, the backlog and other options, for a
+    /// literal address or a host name (resolved by its
+    /// [`bind_host`](TcpListenerBuilder::bind_host)).
+    pub fn builder(addr: impl ToSocketAddrs) -> TcpListenerBuilder {
         TcpListenerBuilder {
-            addr: addr.into(),
+            target: addr.target(),
             reuse_addr: true,
             reuse_port: false,
             only_v6: None,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::io::{AsyncRead, AsyncWrite};
 
+use crate::lookup::{self, ToSocketAddrs};
 use crate::socket::Socket;
 use crate::split;
 use crate::sys::RawAddr;
@@ -28,14 +29,44 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to `addr` (IPv4 or IPv6). Errors say where to:
-    /// `tcp connect to 127.0.0.1:9: Connection refused (os error 111)`.
+    /// Connects to `addr`: a literal address (IPv4 or IPv6), or a host
+    /// name and port (`"localhost:8080"`, `("example.com", 443)`) that is
+    /// resolved on the blocking pool first ([`lookup_host`](crate::lookup_host)).
+    /// Several addresses are tried in turn, as `std` does; the first
+    /// connection wins, else the last error is returned. Errors say where
+    /// to: `tcp connect to 127.0.0.1:9: Connection refused (os error 111)`,
+    /// or `tcp connect to localhost:9 (127.0.0.1:9): ...` for a name.
     ///
     /// Dropping the future abandons the attempt and closes the socket.
-    pub async fn connect(addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
-        let addr = addr.into();
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let port = l.local_addr().unwrap().port();
+    ///     let c = TcpStream::connect(("localhost", port)).await.unwrap();
+    ///     assert!(c.peer_addr().unwrap().ip().is_loopback());
+    /// });
+    /// ```
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let to = lookup::resolve(addr.target(), "tcp connect").await?;
+        let mut last = None;
+        for a in to.iter() {
+            match TcpStream::connect_addr(a, &to.shown(a)).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(to.failed(last, "tcp connect"))
+    }
+
+    /// Connects to one address; `shown` names it in errors.
+    async fn connect_addr(addr: SocketAddr, shown: &dyn fmt::Display) -> io::Result<TcpStream> {
         let sock = Socket::new(super::domain(&addr), libc::SOCK_STREAM, "tcp")?;
-        sock.connect(RawAddr::from_inet(&addr), &addr).await?;
+        sock.connect(RawAddr::from_inet(&addr), shown).await?;
         Ok(TcpStream { sock })
     }
 
