@@ -43,6 +43,13 @@ pub(crate) fn listen(fd: RawFd, backlog: i32) -> io::Result<()> {
     cvt(unsafe { libc::listen(fd, backlog) }).map(drop)
 }
 
+/// `shutdown(2)`, which never blocks (the `Shutdown` op is the async form
+/// that io_uring can batch; a destructor cannot await it).
+pub(crate) fn shutdown(fd: RawFd, how: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::shutdown(fd, how) }).map(drop)
+}
+
 /// A `connect(2)` that cannot wait (UDP, Unix datagram): done at once.
 pub(crate) fn connect_now(fd: RawFd, addr: &RawAddr) -> io::Result<()> {
     // SAFETY: `addr` points to `addr.len` valid bytes for the call.
