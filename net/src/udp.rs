@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
+use ringloop_runtime::driver::Interest;
 
 use crate::lookup::{self, Resolved, ToSocketAddrs};
 use crate::socket::Socket;
@@ -137,6 +138,28 @@ impl UdpSocket {
     /// Receives one datagram from the connected address.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.sock.recv(buf).await
+    }
+
+    /// Waits until the socket is readable: data, end of stream, or an
+    /// error to report. For code that makes its own non-blocking syscalls
+    /// on the fd ([`as_raw_fd`](AsRawFd::as_raw_fd); the socket is
+    /// non-blocking): wait, then read until `EAGAIN`, then wait again.
+    /// Readiness can be spurious (another reader took the data first), so
+    /// an `EAGAIN` after it just means waiting again. ringloop's own reads
+    /// need none of this: they wait by themselves.
+    ///
+    /// A zero-timeout `poll(2)` first, so readiness that is already there
+    /// returns at once; else a `POLL_ADD` on io_uring, the fd's next edge on
+    /// epoll. Cancel-safe: dropping the future consumes nothing.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.sock.ready(Interest::Readable).await
+    }
+
+    /// Waits until the socket is writable (room in its send buffer, or an
+    /// error to report); see [`readable`](Self::readable) for the pattern
+    /// and for what the wait costs on each backend.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.sock.ready(Interest::Writable).await
     }
 
     /// The local address.

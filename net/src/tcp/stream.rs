@@ -10,6 +10,8 @@ use std::time::Duration;
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::io::{AsyncRead, AsyncWrite};
 
+use ringloop_runtime::driver::Interest;
+
 use crate::lookup::{self, ToSocketAddrs};
 use crate::socket::Socket;
 use crate::split;
@@ -127,6 +129,56 @@ impl TcpStream {
     /// Reads and clears the socket's pending error (`SO_ERROR`).
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.take_error()
+    }
+
+    /// Waits until the socket is readable: data, end of stream, or an
+    /// error to report. For code that makes its own non-blocking syscalls
+    /// on the fd ([`as_raw_fd`](AsRawFd::as_raw_fd); the socket is
+    /// non-blocking): wait, then read until `EAGAIN`, then wait again.
+    /// Readiness can be spurious (another reader took the data first), so
+    /// an `EAGAIN` after it just means waiting again. ringloop's own reads
+    /// need none of this: they wait by themselves.
+    ///
+    /// A zero-timeout `poll(2)` first, so readiness that is already there
+    /// returns at once; else a `POLL_ADD` on io_uring, the fd's next edge on
+    /// epoll. Cancel-safe: dropping the future consumes nothing.
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use ringloop::io::AsyncWrite;
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::bind(([127, 0, 0, 1], 0)).unwrap();
+    ///     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = l.accept().await.unwrap();
+    ///     c.write_all(b"ping".as_slice()).await.0.unwrap();
+    ///     let mut buf = [0u8; 16];
+    ///     let n = loop {
+    ///         s.readable().await.unwrap();
+    ///         // SAFETY: `buf` is valid for writes of its length.
+    ///         let n = unsafe {
+    ///             libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
+    ///         };
+    ///         if n >= 0 {
+    ///             break n as usize;
+    ///         }
+    ///         let e = std::io::Error::last_os_error();
+    ///         assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
+    ///     };
+    ///     assert_eq!(&buf[..n], b"ping");
+    /// });
+    /// ```
+    pub async fn readable(&self) -> io::Result<()> {
+        self.sock.ready(Interest::Readable).await
+    }
+
+    /// Waits until the socket is writable (room in its send buffer, or an
+    /// error to report); see [`readable`](Self::readable) for the pattern
+    /// and for what the wait costs on each backend.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.sock.ready(Interest::Writable).await
     }
 
     /// Shuts down one or both directions. `Shutdown::Write` is a half-close:
