@@ -60,6 +60,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod backlog;
+mod convert;
 mod error;
 mod incoming;
 mod listener;

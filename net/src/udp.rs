@@ -8,11 +8,12 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::Interest;
 
+use crate::convert::{Expect, INET};
 use crate::lookup::{self, Resolved, ToSocketAddrs};
 use crate::socket::Socket;
 use crate::sys::RawAddr;
@@ -162,6 +163,42 @@ impl UdpSocket {
         self.sock.ready(Interest::Writable).await
     }
 
+    /// Takes ownership of a std UDP socket — made before the runtime
+    /// started (in `main`, or inherited from a supervisor) or by code that
+    /// knows only std — for the current loop, and makes it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// Outside a ringloop runtime: the socket must belong to the loop that
+    /// uses it (the one given is closed). `InvalidInput` for an fd that is
+    /// not a UDP socket; the OS error when `fcntl` fails.
+    pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        let sock = Socket::from_std(
+            s.into(),
+            "udp",
+            &Expect {
+                domains: INET,
+                ty: libc::SOCK_DGRAM,
+                listening: false,
+            },
+        )?;
+        Ok(UdpSocket { sock })
+    }
+
+    /// Gives the socket back to std, in blocking mode (std's default). The
+    /// std value holds a duplicate of the fd (`F_DUPFD_CLOEXEC`) for the
+    /// same socket: its number differs from
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd)'s, which the runtime closes as this
+    /// value drops. Convert once no ringloop operation uses the socket any
+    /// more: blocking mode is the socket's, shared by both fds.
+    ///
+    /// # Errors
+    ///
+    /// When the fd cannot be duplicated (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
+        Ok(std::net::UdpSocket::from(self.sock.into_std()?))
+    }
+
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.local_addr()?.inet()
@@ -193,6 +230,12 @@ impl UdpSocket {
 impl AsRawFd for UdpSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.raw()
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
     }
 }
 

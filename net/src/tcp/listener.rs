@@ -12,8 +12,9 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
+use crate::convert::{Expect, INET};
 use crate::incoming::Incoming;
 use crate::listener::Listener;
 use crate::lookup::{self, Resolved, Target, ToSocketAddrs};
@@ -235,6 +236,63 @@ impl TcpListener {
         self.l.incoming(TcpStream::from_fd)
     }
 
+    /// Takes ownership of a std TCP listener — made before the runtime
+    /// started (in `main`, or inherited from a supervisor) or by code that
+    /// knows only std — for the current loop, and makes it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// Outside a ringloop runtime: the socket must belong to the loop that
+    /// uses it (the one given is closed). `InvalidInput` for an fd that is
+    /// not a listening TCP socket; the OS error when `fcntl` fails.
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// // Bound in `main`, before the runtime starts.
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// ringloop::block_on(async move {
+    ///     let l = TcpListener::from_std(std_listener).unwrap();
+    ///     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = l.accept().await.unwrap();
+    ///     assert_eq!(s.peer_addr().unwrap(), c.local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn from_std(l: std::net::TcpListener) -> io::Result<TcpListener> {
+        let sock = Socket::from_std(
+            l.into(),
+            "tcp",
+            &Expect {
+                domains: INET,
+                ty: libc::SOCK_STREAM,
+                listening: true,
+            },
+        )?;
+        Ok(TcpListener {
+            l: Listener::new(sock),
+        })
+    }
+
+    /// Gives the socket back to std, in blocking mode (std's default). The
+    /// std value holds a duplicate of the fd (`F_DUPFD_CLOEXEC`) for the
+    /// same socket: its number differs from
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd)'s, which the runtime closes as this
+    /// value drops. Convert once no ringloop operation uses the socket any
+    /// more: blocking mode is the socket's, shared by both fds. An
+    /// [`Incoming`] of this listener that still lives makes it refuse
+    /// (that stream would go on accepting on a blocking socket); connections
+    /// handed back by dropped accepts (see [`accept`](Self::accept)) are
+    /// closed.
+    ///
+    /// # Errors
+    ///
+    /// When the fd cannot be duplicated (`EMFILE`), and `ResourceBusy` while an `Incoming` of the listener lives (the
+    /// listener is closed then).
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        Ok(std::net::TcpListener::from(self.l.into_std()?))
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.l.sock().local_addr()?.inet()
@@ -250,6 +308,12 @@ impl TcpListener {
 impl AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> RawFd {
         self.l.sock().raw()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.l.sock().as_fd()
     }
 }
 

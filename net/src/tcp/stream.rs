@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
@@ -12,6 +12,7 @@ use ringloop_runtime::io::{AsyncRead, AsyncWrite};
 
 use ringloop_runtime::driver::Interest;
 
+use crate::convert::{Expect, INET};
 use crate::lookup::{self, ToSocketAddrs};
 use crate::socket::Socket;
 use crate::split;
@@ -76,6 +77,67 @@ impl TcpStream {
         Ok(TcpStream {
             sock: Socket::from_owned(fd, "tcp")?,
         })
+    }
+
+    /// Takes ownership of a std TCP stream — made before the runtime
+    /// started (in `main`, or inherited from a supervisor) or by code that
+    /// knows only std — for the current loop, and makes it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// Outside a ringloop runtime: the socket must belong to the loop that
+    /// uses it (the one given is closed). `InvalidInput` for an fd that is
+    /// not a TCP stream socket; the OS error when `fcntl` fails.
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::io::AsyncWrite;
+    /// use ringloop::net::TcpStream;
+    /// use std::io::{Read, Write};
+    ///
+    /// // A connection made with std before any runtime exists.
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let std_client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let (mut peer, _) = l.accept().unwrap();
+    ///
+    /// let std_client = ringloop::block_on(async move {
+    ///     let c = TcpStream::from_std(std_client).unwrap();
+    ///     c.write_all(b"hi".as_slice()).await.0.unwrap();
+    ///     c.into_std().unwrap()
+    /// });
+    /// let mut buf = [0u8; 2];
+    /// peer.read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"hi");
+    /// peer.write_all(b"ok").unwrap();
+    /// // Blocking again: a plain std read waits for the reply.
+    /// (&std_client).read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"ok");
+    /// ```
+    pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
+        let sock = Socket::from_std(
+            s.into(),
+            "tcp",
+            &Expect {
+                domains: INET,
+                ty: libc::SOCK_STREAM,
+                listening: false,
+            },
+        )?;
+        Ok(TcpStream { sock })
+    }
+
+    /// Gives the socket back to std, in blocking mode (std's default). The
+    /// std value holds a duplicate of the fd (`F_DUPFD_CLOEXEC`) for the
+    /// same socket: its number differs from
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd)'s, which the runtime closes as this
+    /// value drops. Convert once no ringloop operation uses the socket any
+    /// more: blocking mode is the socket's, shared by both fds.
+    ///
+    /// # Errors
+    ///
+    /// When the fd cannot be duplicated (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        Ok(std::net::TcpStream::from(self.sock.into_std()?))
     }
 
     /// The remote address.
@@ -225,6 +287,12 @@ impl AsyncWrite for TcpStream {
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.raw()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
     }
 }
 

@@ -3,12 +3,13 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::Interest;
 
+use crate::convert::{Expect, UNIX};
 use crate::socket::Socket;
 use crate::sys;
 
@@ -51,6 +52,44 @@ impl UnixDatagram {
         Ok(UnixDatagram {
             sock: Socket::from_owned(fd, "unix datagram")?,
         })
+    }
+
+    /// Takes ownership of a std Unix datagram socket — made before the runtime
+    /// started (in `main`, or inherited from a supervisor) or by code that
+    /// knows only std — for the current loop, and makes it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// Outside a ringloop runtime: the socket must belong to the loop that
+    /// uses it (the one given is closed). `InvalidInput` for an fd that is
+    /// not a Unix datagram socket; the OS error when `fcntl` fails.
+    pub fn from_std(s: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        let sock = Socket::from_std(
+            s.into(),
+            "unix datagram",
+            &Expect {
+                domains: UNIX,
+                ty: libc::SOCK_DGRAM,
+                listening: false,
+            },
+        )?;
+        Ok(UnixDatagram { sock })
+    }
+
+    /// Gives the socket back to std, in blocking mode (std's default). The
+    /// std value holds a duplicate of the fd (`F_DUPFD_CLOEXEC`) for the
+    /// same socket: its number differs from
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd)'s, which the runtime closes as this
+    /// value drops. Convert once no ringloop operation uses the socket any
+    /// more: blocking mode is the socket's, shared by both fds.
+    ///
+    /// # Errors
+    ///
+    /// When the fd cannot be duplicated (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
+        Ok(std::os::unix::net::UnixDatagram::from(
+            self.sock.into_std()?,
+        ))
     }
 
     /// Sets the default peer (never waits).
@@ -123,6 +162,12 @@ impl UnixDatagram {
 impl AsRawFd for UnixDatagram {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.raw()
+    }
+}
+
+impl AsFd for UnixDatagram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
     }
 }
 

@@ -4,13 +4,14 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::Interest;
 use ringloop_runtime::io::{AsyncRead, AsyncWrite};
 
+use crate::convert::{Expect, UNIX};
 use crate::socket::Socket;
 use crate::split::{self, ReadHalf, ReuniteError, WriteHalf};
 use crate::sys;
@@ -51,6 +52,42 @@ impl UnixStream {
         Ok(UnixStream {
             sock: Socket::from_owned(fd, "unix stream")?,
         })
+    }
+
+    /// Takes ownership of a std Unix stream — made before the runtime
+    /// started (in `main`, or inherited from a supervisor) or by code that
+    /// knows only std — for the current loop, and makes it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// Outside a ringloop runtime: the socket must belong to the loop that
+    /// uses it (the one given is closed). `InvalidInput` for an fd that is
+    /// not a Unix stream socket; the OS error when `fcntl` fails.
+    pub fn from_std(s: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        let sock = Socket::from_std(
+            s.into(),
+            "unix stream",
+            &Expect {
+                domains: UNIX,
+                ty: libc::SOCK_STREAM,
+                listening: false,
+            },
+        )?;
+        Ok(UnixStream { sock })
+    }
+
+    /// Gives the socket back to std, in blocking mode (std's default). The
+    /// std value holds a duplicate of the fd (`F_DUPFD_CLOEXEC`) for the
+    /// same socket: its number differs from
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd)'s, which the runtime closes as this
+    /// value drops. Convert once no ringloop operation uses the socket any
+    /// more: blocking mode is the socket's, shared by both fds.
+    ///
+    /// # Errors
+    ///
+    /// When the fd cannot be duplicated (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        Ok(std::os::unix::net::UnixStream::from(self.sock.into_std()?))
     }
 
     /// The local address.
@@ -127,6 +164,12 @@ impl AsyncWrite for UnixStream {
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.raw()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
     }
 }
 
