@@ -67,6 +67,7 @@ mod listener;
 mod lookup;
 pub(crate) mod ops;
 mod socket;
+mod sockopt;
 pub mod split;
 mod sys;
 pub mod tcp;

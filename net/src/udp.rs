@@ -220,6 +220,50 @@ impl UdpSocket {
         )
     }
 
+    /// Whether `SO_BROADCAST` is on.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.sock.flag(
+            libc::SOL_SOCKET,
+            libc::SO_BROADCAST,
+            "getsockopt(SO_BROADCAST)",
+        )
+    }
+
+    /// `IP_TTL` (on an IPv6 socket `IPV6_UNICAST_HOPS`, its hop limit): the
+    /// time to live of the packets this socket sends.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// The time to live (hop limit) of the packets this socket sends.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
+    /// `SO_RCVBUF`: the kernel's receive buffer for this socket. Linux
+    /// doubles the value (for its bookkeeping) and caps it at
+    /// `net.core.rmem_max`; [`recv_buffer_size`](Self::recv_buffer_size)
+    /// reports what it chose.
+    pub fn set_recv_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_recv_buffer_size(bytes)
+    }
+
+    /// The size of the receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.sock.recv_buffer_size()
+    }
+
+    /// `SO_SNDBUF`: the kernel's send buffer for this socket (doubled and
+    /// capped at `net.core.wmem_max`, as for the receive buffer).
+    pub fn set_send_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_send_buffer_size(bytes)
+    }
+
+    /// The size of the send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.sock.send_buffer_size()
+    }
+
     /// Reads and clears the socket's pending error (`SO_ERROR`), e.g. an
     /// `ECONNREFUSED` from an ICMP port-unreachable on a connected socket.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {

@@ -46,6 +46,9 @@ pub struct TcpListenerBuilder {
     reuse_port: bool,
     only_v6: Option<bool>,
     backlog: i32,
+    ttl: Option<u32>,
+    recv_buffer_size: Option<u32>,
+    send_buffer_size: Option<u32>,
 }
 
 impl TcpListenerBuilder {
@@ -73,6 +76,27 @@ impl TcpListenerBuilder {
     /// `net.core.somaxconn`).
     pub fn backlog(mut self, n: u32) -> Self {
         self.backlog = i32::try_from(n).unwrap_or(i32::MAX);
+        self
+    }
+
+    /// `IP_TTL` (`IPV6_UNICAST_HOPS` for IPv6) of the listener, which the
+    /// connections it accepts inherit (default: the system's).
+    pub fn ttl(mut self, ttl: u32) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// `SO_RCVBUF` (default: the system's), set before `listen` so that the
+    /// accepted connections inherit it and their TCP window scale fits it.
+    pub fn recv_buffer_size(mut self, bytes: u32) -> Self {
+        self.recv_buffer_size = Some(bytes);
+        self
+    }
+
+    /// `SO_SNDBUF` (default: the system's), inherited by the accepted
+    /// connections.
+    pub fn send_buffer_size(mut self, bytes: u32) -> Self {
+        self.send_buffer_size = Some(bytes);
         self
     }
 
@@ -126,6 +150,15 @@ impl TcpListenerBuilder {
         if let (Some(on), SocketAddr::V6(_)) = (self.only_v6, a) {
             let v = libc::c_int::from(on);
             sock.set_opt(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, v, "IPV6_V6ONLY")?;
+        }
+        if let Some(ttl) = self.ttl {
+            sock.set_ttl(ttl)?;
+        }
+        if let Some(n) = self.recv_buffer_size {
+            sock.set_recv_buffer_size(n)?;
+        }
+        if let Some(n) = self.send_buffer_size {
+            sock.set_send_buffer_size(n)?;
         }
         sock.bind(&RawAddr::from_inet(&a), shown)?;
         sock.listen(self.backlog)?;
@@ -216,6 +249,9 @@ impl TcpListener {
             reuse_port: false,
             only_v6: None,
             backlog: 1024,
+            ttl: None,
+            recv_buffer_size: None,
+            send_buffer_size: None,
         }
     }
 
@@ -296,6 +332,33 @@ impl TcpListener {
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.l.sock().local_addr()?.inet()
+    }
+
+    /// `IP_TTL` (`IPV6_UNICAST_HOPS` for IPv6), inherited by connections
+    /// accepted from now on.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.l.sock().set_ttl(ttl)
+    }
+
+    /// The time to live (hop limit) the listener gives its connections.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.l.sock().ttl()
+    }
+
+    /// The receive buffer size (`SO_RCVBUF`) the accepted connections
+    /// inherit; see [`TcpListenerBuilder::recv_buffer_size`].
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.l.sock().recv_buffer_size()
+    }
+
+    /// The send buffer size (`SO_SNDBUF`) the accepted connections inherit.
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.l.sock().send_buffer_size()
+    }
+
+    /// Reads and clears the socket's pending error (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.l.sock().take_error()
     }
 
     /// Closes the listener now (if no accept is in flight), reporting the

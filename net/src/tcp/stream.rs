@@ -174,18 +174,89 @@ impl TcpStream {
 
     /// `SO_LINGER`. `Some(Duration::ZERO)` makes the close abort the
     /// connection: the peer gets a reset (`ECONNRESET`) instead of an
-    /// orderly end of stream.
+    /// orderly end of stream. The kernel counts whole seconds (rounded up
+    /// here).
+    ///
+    /// Avoid a linger time other than zero: Linux then makes the final
+    /// close wait, up to that time, until unsent data is acknowledged —
+    /// whatever the socket's non-blocking mode — and the close runs on the
+    /// loop thread (`close(2)` on epoll; the socket's release after a
+    /// `CLOSE` SQE on io_uring), stalling every task of the loop. `None`
+    /// (the default: the kernel sends what is left in the background) and
+    /// `Some(Duration::ZERO)` never wait.
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
-        let l = libc::linger {
-            l_onoff: libc::c_int::from(linger.is_some()),
-            l_linger: linger.map_or(0, |d| d.as_secs().min(i32::MAX as u64) as libc::c_int),
-        };
-        self.sock.set_opt(
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            l,
-            "setsockopt(SO_LINGER)",
-        )
+        self.sock.set_linger(linger)
+    }
+
+    /// The `SO_LINGER` setting; `None` when off (the default).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.sock.linger()
+    }
+
+    /// `IP_TTL` (on an IPv6 socket `IPV6_UNICAST_HOPS`, its hop limit): the
+    /// time to live of the packets this socket sends.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// The time to live (hop limit) of the packets this socket sends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::bind(([127, 0, 0, 1], 0)).unwrap();
+    ///     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    ///     c.set_ttl(42).unwrap();
+    ///     assert_eq!(c.ttl().unwrap(), 42);
+    ///     c.set_keepalive(Some(Duration::from_secs(30))).unwrap();
+    ///     assert_eq!(c.keepalive().unwrap(), Some(Duration::from_secs(30)));
+    /// });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
+    /// `SO_RCVBUF`: the kernel's receive buffer for this socket. Linux
+    /// doubles the value (for its bookkeeping) and caps it at
+    /// `net.core.rmem_max`; [`recv_buffer_size`](Self::recv_buffer_size)
+    /// reports what it chose.
+    pub fn set_recv_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_recv_buffer_size(bytes)
+    }
+
+    /// The size of the receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.sock.recv_buffer_size()
+    }
+
+    /// `SO_SNDBUF`: the kernel's send buffer for this socket (doubled and
+    /// capped at `net.core.wmem_max`, as for the receive buffer).
+    pub fn set_send_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_send_buffer_size(bytes)
+    }
+
+    /// The size of the send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.sock.send_buffer_size()
+    }
+
+    /// TCP keepalive: `Some(idle)` turns it on (`SO_KEEPALIVE`) with the
+    /// first probe after `idle` without traffic (`TCP_KEEPIDLE`, whole
+    /// seconds, at least one); the interval and count of probes stay the
+    /// system's (`net.ipv4.tcp_keepalive_intvl`, `_probes`). `None` turns
+    /// it off.
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        self.sock.set_keepalive(idle)
+    }
+
+    /// The keepalive idle time, or `None` when keepalive is off (the
+    /// default).
+    pub fn keepalive(&self) -> io::Result<Option<Duration>> {
+        self.sock.keepalive()
     }
 
     /// Reads and clears the socket's pending error (`SO_ERROR`).

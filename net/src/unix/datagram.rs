@@ -153,6 +153,40 @@ impl UnixDatagram {
         self.sock.ready(Interest::Writable).await
     }
 
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        super::addr(self.sock.peer_addr()?)
+    }
+
+    /// `SO_RCVBUF`: the kernel's receive buffer for this socket. Linux
+    /// doubles the value (for its bookkeeping) and caps it at
+    /// `net.core.rmem_max`; [`recv_buffer_size`](Self::recv_buffer_size)
+    /// reports what it chose.
+    pub fn set_recv_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_recv_buffer_size(bytes)
+    }
+
+    /// The size of the receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.sock.recv_buffer_size()
+    }
+
+    /// `SO_SNDBUF`: the kernel's send buffer for this socket (doubled and
+    /// capped at `net.core.wmem_max`, as for the receive buffer).
+    pub fn set_send_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_send_buffer_size(bytes)
+    }
+
+    /// The size of the send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.sock.send_buffer_size()
+    }
+
+    /// Reads and clears the socket's pending error (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
+    }
+
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         super::addr(self.sock.local_addr()?)

@@ -16,7 +16,7 @@ use crate::socket::Socket;
 use crate::split::{self, ReadHalf, ReuniteError, WriteHalf};
 use crate::sys;
 
-use super::SocketAddr;
+use super::{SocketAddr, UCred};
 
 /// The reading half of a [`UnixStream`].
 pub type OwnedReadHalf = ReadHalf<UnixStream>;
@@ -120,6 +120,54 @@ impl UnixStream {
     /// and for what the wait costs on each backend.
     pub async fn writable(&self) -> io::Result<()> {
         self.sock.ready(Interest::Writable).await
+    }
+
+    /// The credentials of the peer process (`SO_PEERCRED`), as they were
+    /// when it connected: the usual way for a local server to know who is
+    /// asking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::net::UnixStream;
+    ///
+    /// ringloop::block_on(async {
+    ///     let (a, _b) = UnixStream::pair().unwrap();
+    ///     let cred = a.peer_cred().unwrap();
+    ///     assert_eq!(cred.pid(), Some(std::process::id() as i32));
+    /// });
+    /// ```
+    pub fn peer_cred(&self) -> io::Result<UCred> {
+        self.sock.peer_cred().map(UCred::new)
+    }
+
+    /// `SO_RCVBUF`: the kernel's receive buffer for this socket. Linux
+    /// doubles the value (for its bookkeeping) and caps it at
+    /// `net.core.rmem_max`; [`recv_buffer_size`](Self::recv_buffer_size)
+    /// reports what it chose.
+    pub fn set_recv_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_recv_buffer_size(bytes)
+    }
+
+    /// The size of the receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.sock.recv_buffer_size()
+    }
+
+    /// `SO_SNDBUF`: the kernel's send buffer for this socket (doubled and
+    /// capped at `net.core.wmem_max`, as for the receive buffer).
+    pub fn set_send_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_send_buffer_size(bytes)
+    }
+
+    /// The size of the send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.sock.send_buffer_size()
+    }
+
+    /// Reads and clears the socket's pending error (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
     }
 
     /// Shuts down one or both directions (`Shutdown::Write`: half-close).
