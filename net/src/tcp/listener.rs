@@ -1,13 +1,4 @@
 //! [`TcpListener`] and its builder.
-//!
-//! `bind` stays synchronous, as `std`'s is: binding a literal address
-//! (`"127.0.0.1:8080"`, `([0, 0, 0, 0], 80)`, a `SocketAddr`) never waits,
-//! and a server's start-up code reads better without an `.await` on every
-//! listener. A host name cannot be resolved without possibly blocking for
-//! seconds, which a loop thread must never do: `bind` refuses one with an
-//! error that says so, and [`TcpListener::bind_host`] (the builder's
-//! [`bind_host`](TcpListenerBuilder::bind_host)) is the `async` form that
-//! resolves it on the blocking pool first, like tokio's `bind`.
 
 use std::fmt;
 use std::io;
@@ -112,7 +103,7 @@ impl TcpListenerBuilder {
     }
 
     /// As [`bind`](Self::bind), and a host name is resolved on the
-    /// blocking pool first (`"localhost:8080"`, `("::", 80)`).
+    /// blocking pool first (`"localhost:8080"`, `("example.com", 80)`).
     pub async fn bind_host(self) -> io::Result<TcpListener> {
         let to = lookup::resolve(self.target.clone(), "tcp bind").await?;
         self.bind_each(&to)
@@ -201,7 +192,7 @@ impl TcpListener {
     /// Binds to `addr`, a literal address (IPv4 or IPv6; port 0 picks a
     /// free port), with the builder's defaults. Synchronous, because a
     /// literal never waits; a host name is an `InvalidInput` error: use
-    /// [`bind_host`](Self::bind_host) (see the module docs for why). Must
+    /// [`bind_host`](Self::bind_host) (the [module docs](crate::tcp) say why). Must
     /// run inside a ringloop runtime.
     ///
     /// # Examples

@@ -131,8 +131,8 @@ impl UnixDatagram {
         self.sock.recv(buf).await
     }
 
-    /// Waits until the socket is readable: data, end of stream, or an
-    /// error to report. For code that makes its own non-blocking syscalls
+    /// Waits until the socket is readable: a datagram, or an error to
+    /// report. For code that makes its own non-blocking syscalls
     /// on the fd ([`as_raw_fd`](AsRawFd::as_raw_fd); the socket is
     /// non-blocking): wait, then read until `EAGAIN`, then wait again.
     /// Readiness can be spurious (another reader took the data first), so
