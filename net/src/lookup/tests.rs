@@ -14,7 +14,10 @@ use super::*;
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `body` on each backend `RINGLOOP_BACKEND` selects (both when
-/// unset), skipping io_uring where it cannot start.
+/// unset), skipping io_uring where it cannot start, as the workspace's
+/// `tests/util` does (which a unit test cannot use): the skip is printed
+/// and appended to `RINGLOOP_SKIP_LOG`, and is a failure under
+/// `RINGLOOP_REQUIRE_URING=1`.
 fn each_backend(body: impl Fn(Backend)) {
     let v = std::env::var(ringloop_runtime::BACKEND_ENV).unwrap_or_default();
     let want = v.parse::<Backend>().expect("RINGLOOP_BACKEND");
@@ -28,7 +31,18 @@ fn each_backend(body: impl Fn(Backend)) {
                     && std::env::var("RINGLOOP_REQUIRE_URING").as_deref() != Ok("1"),
                 "{b} cannot start: {e}"
             );
-            eprintln!("skipped: {b}: cannot start: {e}");
+            let test = thread::current().name().unwrap_or("<unnamed>").to_string();
+            eprintln!("skipped: {test}::{b}: cannot start: {e}");
+            if let Ok(path) = std::env::var("RINGLOOP_SKIP_LOG") {
+                use std::io::Write;
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    let _ = writeln!(f, "{test}::{b}\t{b} cannot start: {e}");
+                }
+            }
             continue;
         }
         body(b);
