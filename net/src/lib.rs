@@ -62,12 +62,15 @@
 mod backlog;
 #[cfg(any(feature = "futures-io", feature = "tokio-io"))]
 pub mod compat;
+mod convert;
 mod error;
 mod incoming;
 mod listener;
+mod lookup;
 pub(crate) mod ops;
 mod pooled;
 mod socket;
+mod sockopt;
 pub mod split;
 mod sys;
 pub mod tcp;
@@ -76,6 +79,7 @@ pub mod unix;
 
 pub use error::os_error;
 pub use incoming::Incoming;
+pub use lookup::{lookup_host, ToSocketAddrs};
 pub use pooled::RecvStream;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;

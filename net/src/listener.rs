@@ -66,6 +66,24 @@ impl Listener {
         .map_err(self.sock.ctx("accept"))
     }
 
+    /// The listening socket for std (see `convert.rs`), refused while an
+    /// `Incoming` of it lives: that stream would go on accepting, on a
+    /// socket now in blocking mode.
+    pub(crate) fn into_std(self) -> io::Result<OwnedFd> {
+        if Rc::strong_count(&self.backlog) > 1 {
+            let (kind, fd) = (self.sock.kind(), self.sock.raw());
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                format!(
+                    "{kind} into_std (fd {fd}): an Incoming of this listener is still \
+                     alive; drop it first (the listener was closed)"
+                ),
+            ));
+        }
+        drop(self.backlog);
+        self.sock.into_std()
+    }
+
     /// Closes the listener (and the connections handed back to it).
     pub(crate) async fn close(self) -> io::Result<()> {
         drop(self.backlog);

@@ -12,8 +12,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
-use ringloop_runtime::driver::Op;
 use ringloop_runtime::driver::SharedFd;
+use ringloop_runtime::driver::{Interest, Op};
 
 use crate::error::context;
 use crate::ops;
@@ -181,6 +181,17 @@ impl Socket {
             r.map_err(|e| context(e, format!("{kind} send to {shown}"))),
             buf,
         )
+    }
+
+    /// Waits until the socket is ready for `interest` (see [`ops::Ready`]).
+    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<()> {
+        let call = match interest {
+            Interest::Readable => "readable",
+            Interest::Writable => "writable",
+        };
+        Op::new(ops::Ready::new(self.fd.clone(), interest))
+            .await
+            .map_err(self.ctx(call))
     }
 
     pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {

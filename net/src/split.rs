@@ -3,9 +3,13 @@
 //!
 //! Both halves hold a clone of the socket's `SharedFd` (an `Rc`), so the fd
 //! closes when the last of them (and of the operations in flight on it)
-//! goes. Dropping the write half does **not** shut the connection down for
-//! writing; call [`WriteHalf::shutdown`] for a half-close. The halves are
-//! `!Send`, like everything on a loop thread.
+//! goes. **Dropping the write half shuts the writing direction down**
+//! (`shutdown(SHUT_WR)`, as tokio and monoio do): the peer reads end of
+//! stream even while the read half lives on, which is what a peer that
+//! reads until EOF needs. [`WriteHalf::shutdown`] does the same and reports
+//! its error; `reunite` puts the halves back together
+//! without shutting anything down. The halves are `!Send`, like everything
+//! on a loop thread.
 
 use std::fmt;
 use std::io;
@@ -23,9 +27,13 @@ pub struct ReadHalf<S> {
     _s: PhantomData<fn() -> S>,
 }
 
-/// The writing half of a stream `S`, made by its `into_split`.
+/// The writing half of a stream `S`, made by its `into_split`. Dropping it
+/// shuts the writing direction down (the peer reads end of stream).
 pub struct WriteHalf<S> {
     pub(crate) sock: Socket,
+    /// Whether the drop shuts the writing direction down: not when the
+    /// halves are reunited.
+    shutdown_on_drop: bool,
     _s: PhantomData<fn() -> S>,
 }
 
@@ -38,6 +46,7 @@ pub(crate) fn split<S>(sock: Socket) -> (ReadHalf<S>, WriteHalf<S>) {
         r,
         WriteHalf {
             sock,
+            shutdown_on_drop: true,
             _s: PhantomData,
         },
     )
@@ -62,8 +71,9 @@ impl<S> fmt::Display for ReuniteError<S> {
 impl<S> std::error::Error for ReuniteError<S> {}
 
 /// Checks that `r` and `w` are halves of one stream and returns its socket.
-pub(crate) fn reunite<S>(r: ReadHalf<S>, w: WriteHalf<S>) -> Result<Socket, ReuniteError<S>> {
+pub(crate) fn reunite<S>(r: ReadHalf<S>, mut w: WriteHalf<S>) -> Result<Socket, ReuniteError<S>> {
     if r.sock.same(&w.sock) {
+        w.shutdown_on_drop = false;
         drop(w);
         Ok(r.sock)
     } else {
@@ -73,7 +83,8 @@ pub(crate) fn reunite<S>(r: ReadHalf<S>, w: WriteHalf<S>) -> Result<Socket, Reun
 
 impl<S> WriteHalf<S> {
     /// Shuts down the writing direction (the peer reads end-of-stream); the
-    /// read half keeps working.
+    /// read half keeps working. Dropping the half does the same, without
+    /// the error.
     pub async fn shutdown(&self) -> io::Result<()> {
         self.sock.shutdown(std::net::Shutdown::Write).await
     }
@@ -82,6 +93,16 @@ impl<S> WriteHalf<S> {
     /// `writev`.
     pub async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
         self.sock.writev(bufs).await
+    }
+}
+
+impl<S> Drop for WriteHalf<S> {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            // `shutdown(2)` never blocks. An error (the peer reset the
+            // connection, or it was shut down already) leaves nothing to do.
+            let _ = crate::sys::shutdown(self.sock.raw(), libc::SHUT_WR);
+        }
     }
 }
 

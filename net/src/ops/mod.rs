@@ -11,10 +11,12 @@
 //! Minimum kernels for the completion path: `SENDMSG`/`RECVMSG` 5.3,
 //! `ACCEPT`/`CONNECT` 5.5, `SEND`/`RECV` 5.6, `SHUTDOWN` 5.11, multishot
 //! accept 5.19. Where the ring's probe lacks an opcode the op takes its
-//! readiness path on io_uring too.
+//! readiness path on io_uring too. `Ready` (the `readable`/`writable`
+//! waits) has no opcode of its own and always takes it.
 
 mod accept;
 mod connect;
+mod ready;
 mod recv;
 mod recv_from;
 mod recv_pooled;
@@ -25,6 +27,7 @@ mod writev;
 
 pub(crate) use accept::{Accept, AcceptMulti};
 pub(crate) use connect::Connect;
+pub(crate) use ready::Ready;
 pub(crate) use recv::Recv;
 pub(crate) use recv_from::RecvFrom;
 pub(crate) use recv_pooled::RecvPooled;

@@ -33,6 +33,23 @@ pub(crate) fn socketpair(ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// Sets or clears `O_NONBLOCK` (a flag of the socket, shared by every fd
+/// that refers to it).
+pub(crate) fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: plain syscalls with integer arguments.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let new = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if new != flags {
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, new) })?;
+    }
+    Ok(())
+}
+
 pub(crate) fn bind(fd: RawFd, addr: &RawAddr) -> io::Result<()> {
     // SAFETY: `addr` points to `addr.len` valid bytes for the call.
     cvt(unsafe { libc::bind(fd, addr.as_ptr(), addr.len) }).map(drop)
@@ -41,6 +58,13 @@ pub(crate) fn bind(fd: RawFd, addr: &RawAddr) -> io::Result<()> {
 pub(crate) fn listen(fd: RawFd, backlog: i32) -> io::Result<()> {
     // SAFETY: plain syscall.
     cvt(unsafe { libc::listen(fd, backlog) }).map(drop)
+}
+
+/// `shutdown(2)`, which never blocks (the `Shutdown` op is the async form
+/// that io_uring can batch; a destructor cannot await it).
+pub(crate) fn shutdown(fd: RawFd, how: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::shutdown(fd, how) }).map(drop)
 }
 
 /// A `connect(2)` that cannot wait (UDP, Unix datagram): done at once.

@@ -4,12 +4,16 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::io::{AsyncRead, AsyncWrite};
 
+use ringloop_runtime::driver::Interest;
+
+use crate::convert::{Expect, INET};
+use crate::lookup::{self, ToSocketAddrs};
 use crate::socket::Socket;
 use crate::split;
 use crate::sys::RawAddr;
@@ -28,14 +32,44 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to `addr` (IPv4 or IPv6). Errors say where to:
-    /// `tcp connect to 127.0.0.1:9: Connection refused (os error 111)`.
+    /// Connects to `addr`: a literal address (IPv4 or IPv6), or a host
+    /// name and port (`"localhost:8080"`, `("example.com", 443)`) that is
+    /// resolved on the blocking pool first ([`lookup_host`](crate::lookup_host)).
+    /// Several addresses are tried in turn, as `std` does; the first
+    /// connection wins, else the last error is returned. Errors say where
+    /// to: `tcp connect to 127.0.0.1:9: Connection refused (os error 111)`,
+    /// or `tcp connect to localhost:9 (127.0.0.1:9): ...` for a name.
     ///
     /// Dropping the future abandons the attempt and closes the socket.
-    pub async fn connect(addr: impl Into<SocketAddr>) -> io::Result<TcpStream> {
-        let addr = addr.into();
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let port = l.local_addr().unwrap().port();
+    ///     let c = TcpStream::connect(("localhost", port)).await.unwrap();
+    ///     assert!(c.peer_addr().unwrap().ip().is_loopback());
+    /// });
+    /// ```
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let to = lookup::resolve(addr.target(), "tcp connect").await?;
+        let mut last = None;
+        for a in to.iter() {
+            match TcpStream::connect_addr(a, &to.shown(a)).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(to.failed(last, "tcp connect"))
+    }
+
+    /// Connects to one address; `shown` names it in errors.
+    async fn connect_addr(addr: SocketAddr, shown: &dyn fmt::Display) -> io::Result<TcpStream> {
         let sock = Socket::new(super::domain(&addr), libc::SOCK_STREAM, "tcp")?;
-        sock.connect(RawAddr::from_inet(&addr), &addr).await?;
+        sock.connect(RawAddr::from_inet(&addr), shown).await?;
         Ok(TcpStream { sock })
     }
 
@@ -43,6 +77,67 @@ impl TcpStream {
         Ok(TcpStream {
             sock: Socket::from_owned(fd, "tcp")?,
         })
+    }
+
+    /// Takes ownership of a std TCP stream — made before the runtime
+    /// started (in `main`, or inherited from a supervisor) or by code that
+    /// knows only std — for the current loop, and makes it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// Outside a ringloop runtime: the socket must belong to the loop that
+    /// uses it (the one given is closed). `InvalidInput` for an fd that is
+    /// not a TCP stream socket; the OS error when `fcntl` fails.
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::io::AsyncWrite;
+    /// use ringloop::net::TcpStream;
+    /// use std::io::{Read, Write};
+    ///
+    /// // A connection made with std before any runtime exists.
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let std_client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let (mut peer, _) = l.accept().unwrap();
+    ///
+    /// let std_client = ringloop::block_on(async move {
+    ///     let c = TcpStream::from_std(std_client).unwrap();
+    ///     c.write_all(b"hi".as_slice()).await.0.unwrap();
+    ///     c.into_std().unwrap()
+    /// });
+    /// let mut buf = [0u8; 2];
+    /// peer.read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"hi");
+    /// peer.write_all(b"ok").unwrap();
+    /// // Blocking again: a plain std read waits for the reply.
+    /// (&std_client).read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"ok");
+    /// ```
+    pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
+        let sock = Socket::from_std(
+            s.into(),
+            "tcp",
+            &Expect {
+                domains: INET,
+                ty: libc::SOCK_STREAM,
+                listening: false,
+            },
+        )?;
+        Ok(TcpStream { sock })
+    }
+
+    /// Gives the socket back to std, in blocking mode (std's default). The
+    /// std value holds a duplicate of the fd (`F_DUPFD_CLOEXEC`) for the
+    /// same socket: its number differs from
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd)'s, which the runtime closes as this
+    /// value drops. Convert once no ringloop operation uses the socket any
+    /// more: blocking mode is the socket's, shared by both fds.
+    ///
+    /// # Errors
+    ///
+    /// When the fd cannot be duplicated (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        Ok(std::net::TcpStream::from(self.sock.into_std()?))
     }
 
     /// The remote address.
@@ -79,23 +174,144 @@ impl TcpStream {
 
     /// `SO_LINGER`. `Some(Duration::ZERO)` makes the close abort the
     /// connection: the peer gets a reset (`ECONNRESET`) instead of an
-    /// orderly end of stream.
+    /// orderly end of stream. The kernel counts whole seconds (rounded up
+    /// here).
+    ///
+    /// Avoid a linger time other than zero: Linux then makes the final
+    /// close wait, up to that time, until unsent data is acknowledged —
+    /// whatever the socket's non-blocking mode — and the close runs on the
+    /// loop thread (`close(2)` on epoll; the socket's release after a
+    /// `CLOSE` SQE on io_uring), stalling every task of the loop. `None`
+    /// (the default: the kernel sends what is left in the background) and
+    /// `Some(Duration::ZERO)` never wait.
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
-        let l = libc::linger {
-            l_onoff: libc::c_int::from(linger.is_some()),
-            l_linger: linger.map_or(0, |d| d.as_secs().min(i32::MAX as u64) as libc::c_int),
-        };
-        self.sock.set_opt(
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            l,
-            "setsockopt(SO_LINGER)",
-        )
+        self.sock.set_linger(linger)
+    }
+
+    /// The `SO_LINGER` setting; `None` when off (the default).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.sock.linger()
+    }
+
+    /// `IP_TTL` (on an IPv6 socket `IPV6_UNICAST_HOPS`, its hop limit): the
+    /// time to live of the packets this socket sends.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// The time to live (hop limit) of the packets this socket sends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::bind(([127, 0, 0, 1], 0)).unwrap();
+    ///     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    ///     c.set_ttl(42).unwrap();
+    ///     assert_eq!(c.ttl().unwrap(), 42);
+    ///     c.set_keepalive(Some(Duration::from_secs(30))).unwrap();
+    ///     assert_eq!(c.keepalive().unwrap(), Some(Duration::from_secs(30)));
+    /// });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
+    /// `SO_RCVBUF`: the kernel's receive buffer for this socket. Linux
+    /// doubles the value (for its bookkeeping) and caps it at
+    /// `net.core.rmem_max`; [`recv_buffer_size`](Self::recv_buffer_size)
+    /// reports what it chose.
+    pub fn set_recv_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_recv_buffer_size(bytes)
+    }
+
+    /// The size of the receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.sock.recv_buffer_size()
+    }
+
+    /// `SO_SNDBUF`: the kernel's send buffer for this socket (doubled and
+    /// capped at `net.core.wmem_max`, as for the receive buffer).
+    pub fn set_send_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_send_buffer_size(bytes)
+    }
+
+    /// The size of the send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.sock.send_buffer_size()
+    }
+
+    /// TCP keepalive: `Some(idle)` turns it on (`SO_KEEPALIVE`) with the
+    /// first probe after `idle` without traffic (`TCP_KEEPIDLE`, whole
+    /// seconds, at least one); the interval and count of probes stay the
+    /// system's (`net.ipv4.tcp_keepalive_intvl`, `_probes`). `None` turns
+    /// it off.
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        self.sock.set_keepalive(idle)
+    }
+
+    /// The keepalive idle time, or `None` when keepalive is off (the
+    /// default).
+    pub fn keepalive(&self) -> io::Result<Option<Duration>> {
+        self.sock.keepalive()
     }
 
     /// Reads and clears the socket's pending error (`SO_ERROR`).
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.take_error()
+    }
+
+    /// Waits until the socket is readable: data, end of stream, or an
+    /// error to report. For code that makes its own non-blocking syscalls
+    /// on the fd ([`as_raw_fd`](AsRawFd::as_raw_fd); the socket is
+    /// non-blocking): wait, then read until `EAGAIN`, then wait again.
+    /// Readiness can be spurious (another reader took the data first), so
+    /// an `EAGAIN` after it just means waiting again. ringloop's own reads
+    /// need none of this: they wait by themselves.
+    ///
+    /// A zero-timeout `poll(2)` first, so readiness that is already there
+    /// returns at once; else a `POLL_ADD` on io_uring, the fd's next edge on
+    /// epoll. Cancel-safe: dropping the future consumes nothing.
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use ringloop::io::AsyncWrite;
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::bind(([127, 0, 0, 1], 0)).unwrap();
+    ///     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = l.accept().await.unwrap();
+    ///     c.write_all(b"ping".as_slice()).await.0.unwrap();
+    ///     let mut buf = [0u8; 16];
+    ///     let n = loop {
+    ///         s.readable().await.unwrap();
+    ///         // SAFETY: `buf` is valid for writes of its length.
+    ///         let n = unsafe {
+    ///             libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
+    ///         };
+    ///         if n >= 0 {
+    ///             break n as usize;
+    ///         }
+    ///         let e = std::io::Error::last_os_error();
+    ///         assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
+    ///     };
+    ///     assert_eq!(&buf[..n], b"ping");
+    /// });
+    /// ```
+    pub async fn readable(&self) -> io::Result<()> {
+        self.sock.ready(Interest::Readable).await
+    }
+
+    /// Waits until the socket is writable (room in its send buffer, or an
+    /// error to report); see [`readable`](Self::readable) for the pattern
+    /// and for what the wait costs on each backend.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.sock.ready(Interest::Writable).await
     }
 
     /// Shuts down one or both directions. `Shutdown::Write` is a half-close:
@@ -142,6 +358,12 @@ impl AsyncWrite for TcpStream {
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.raw()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
     }
 }
 

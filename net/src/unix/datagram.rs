@@ -3,11 +3,13 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
+use ringloop_runtime::driver::Interest;
 
+use crate::convert::{Expect, UNIX};
 use crate::socket::Socket;
 use crate::sys;
 
@@ -52,6 +54,44 @@ impl UnixDatagram {
         })
     }
 
+    /// Takes ownership of a std Unix datagram socket — made before the runtime
+    /// started (in `main`, or inherited from a supervisor) or by code that
+    /// knows only std — for the current loop, and makes it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// Outside a ringloop runtime: the socket must belong to the loop that
+    /// uses it (the one given is closed). `InvalidInput` for an fd that is
+    /// not a Unix datagram socket; the OS error when `fcntl` fails.
+    pub fn from_std(s: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        let sock = Socket::from_std(
+            s.into(),
+            "unix datagram",
+            &Expect {
+                domains: UNIX,
+                ty: libc::SOCK_DGRAM,
+                listening: false,
+            },
+        )?;
+        Ok(UnixDatagram { sock })
+    }
+
+    /// Gives the socket back to std, in blocking mode (std's default). The
+    /// std value holds a duplicate of the fd (`F_DUPFD_CLOEXEC`) for the
+    /// same socket: its number differs from
+    /// [`as_raw_fd`](AsRawFd::as_raw_fd)'s, which the runtime closes as this
+    /// value drops. Convert once no ringloop operation uses the socket any
+    /// more: blocking mode is the socket's, shared by both fds.
+    ///
+    /// # Errors
+    ///
+    /// When the fd cannot be duplicated (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
+        Ok(std::os::unix::net::UnixDatagram::from(
+            self.sock.into_std()?,
+        ))
+    }
+
     /// Sets the default peer (never waits).
     pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.connect_addr(&SocketAddr::from_pathname(path)?)
@@ -91,6 +131,62 @@ impl UnixDatagram {
         self.sock.recv(buf).await
     }
 
+    /// Waits until the socket is readable: a datagram, or an error to
+    /// report. For code that makes its own non-blocking syscalls
+    /// on the fd ([`as_raw_fd`](AsRawFd::as_raw_fd); the socket is
+    /// non-blocking): wait, then read until `EAGAIN`, then wait again.
+    /// Readiness can be spurious (another reader took the data first), so
+    /// an `EAGAIN` after it just means waiting again. ringloop's own reads
+    /// need none of this: they wait by themselves.
+    ///
+    /// A zero-timeout `poll(2)` first, so readiness that is already there
+    /// returns at once; else a `POLL_ADD` on io_uring, the fd's next edge on
+    /// epoll. Cancel-safe: dropping the future consumes nothing.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.sock.ready(Interest::Readable).await
+    }
+
+    /// Waits until the socket is writable (room in its send buffer, or an
+    /// error to report); see [`readable`](Self::readable) for the pattern
+    /// and for what the wait costs on each backend.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.sock.ready(Interest::Writable).await
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        super::addr(self.sock.peer_addr()?)
+    }
+
+    /// `SO_RCVBUF`: the kernel's receive buffer for this socket. Linux
+    /// doubles the value (for its bookkeeping) and caps it at
+    /// `net.core.rmem_max`; [`recv_buffer_size`](Self::recv_buffer_size)
+    /// reports what it chose.
+    pub fn set_recv_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_recv_buffer_size(bytes)
+    }
+
+    /// The size of the receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.sock.recv_buffer_size()
+    }
+
+    /// `SO_SNDBUF`: the kernel's send buffer for this socket (doubled and
+    /// capped at `net.core.wmem_max`, as for the receive buffer).
+    pub fn set_send_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        self.sock.set_send_buffer_size(bytes)
+    }
+
+    /// The size of the send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.sock.send_buffer_size()
+    }
+
+    /// Reads and clears the socket's pending error (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
+    }
+
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         super::addr(self.sock.local_addr()?)
@@ -100,6 +196,12 @@ impl UnixDatagram {
 impl AsRawFd for UnixDatagram {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.raw()
+    }
+}
+
+impl AsFd for UnixDatagram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
     }
 }
 

@@ -10,11 +10,13 @@ mod addr;
 mod datagram;
 mod listener;
 mod stream;
+mod ucred;
 
 pub use addr::SocketAddr;
 pub use datagram::UnixDatagram;
 pub use listener::UnixListener;
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, UnixStream};
+pub use ucred::UCred;
 
 use crate::sys::RawAddr;
 
