@@ -20,9 +20,11 @@ use ringloop::net::TcpStream;
 use crate::body::{self, Pipe, Sink};
 use crate::http::{self, Parsed, Request};
 use crate::mime;
+use crate::open::{open_target, Opened};
 use crate::path::{self, PathError};
 use crate::range::{self, Want};
 use crate::server::Shared;
+use crate::target;
 
 /// Bodies up to this size are read into the output buffer and sent with
 /// their head in one write; larger ones take the zero-copy path.
@@ -190,13 +192,32 @@ impl Conn {
         if req.method != "GET" && !head_only {
             return fail(out, 405);
         }
-        let rel = match path::resolve(&req.target) {
+        let Some(target) = target::parse(&req.target) else {
+            return fail(out, 400);
+        };
+        let rel = match path::resolve(target.path) {
             Ok(r) => r,
             Err(PathError::Malformed) => return fail(out, 400),
             Err(PathError::Refused) => return fail(out, 404),
         };
-        let (file, rel, meta) = match crate::open::open_target(&self.shared.cfg.root, rel).await {
-            Ok(x) => x,
+        let (file, rel, meta) = match open_target(&self.shared.cfg.root, rel).await {
+            Ok(Opened::File(f, rel, meta)) => (f, rel, meta),
+            Ok(Opened::Directory) => {
+                // The raw path (as sent, still encoded) plus the slash; a
+                // relative reference, so the client keeps its own
+                // scheme and authority. `resolve` refused `//`, so this
+                // cannot name another host.
+                let location = match target.query {
+                    Some(q) => format!("{}/?{q}", target.path),
+                    None => format!("{}/", target.path),
+                };
+                let bytes = http::moved(out, location, keep, req.minor, head_only);
+                return Ok(Answer {
+                    status: 301,
+                    bytes,
+                    close: !keep,
+                });
+            }
             Err(status) => return fail(out, status),
         };
         let size = meta.len();

@@ -3,7 +3,8 @@
 //! Limits on a request head, each answered and followed by a close:
 //! malformed → 400; more than [`MAX_HEAD`] bytes or [`MAX_HEADERS`] headers
 //! → 431; a target longer than [`MAX_URI`] → 414; a version other than
-//! 1.0 or 1.1 → 505; a 1.1 request without exactly one `Host` → 400.
+//! 1.0 or 1.1 → 505; a 1.1 request without exactly one `Host`, or any
+//! request with an invalid `Host` value → 400 (RFC 9112 §3.2).
 //! A request that announces a body (`Content-Length` > 0 or any
 //! `Transfer-Encoding`) is answered, then the connection is closed: a
 //! static server has no use for bodies and will not skip them.
@@ -11,6 +12,8 @@
 use std::fmt::Display;
 use std::io::Write as _;
 use std::time::SystemTime;
+
+use crate::target;
 
 /// Most bytes in a request head (request line, headers, blank line).
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -86,6 +89,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
     let mut ranges = 0;
     for h in req.headers.iter() {
         let name = h.name;
+        let text = || std::str::from_utf8(h.value).ok();
         if name.eq_ignore_ascii_case("connection") {
             close |= has_token(h.value, "close");
             keep |= has_token(h.value, "keep-alive");
@@ -102,9 +106,12 @@ pub fn parse(buf: &[u8]) -> Parsed {
             body = true;
         } else if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            if !text().is_some_and(|v| target::valid_authority(v.trim())) {
+                return Parsed::Error(400);
+            }
         } else if name.eq_ignore_ascii_case("range") {
             ranges += 1;
-            range = std::str::from_utf8(h.value).ok().map(str::to_owned);
+            range = text().map(str::to_owned);
         }
     }
     if minor == 1 && hosts != 1 {
@@ -127,6 +134,7 @@ pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         206 => "Partial Content",
+        301 => "Moved Permanently",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -177,6 +185,26 @@ pub fn error(out: &mut Vec<u8>, status: u16, keep_alive: bool, minor: u8, head_o
     if status == 405 {
         header(out, "Allow", "GET, HEAD");
     }
+    end(out, body.len() as u64, keep_alive, minor);
+    if head_only {
+        return 0;
+    }
+    out.extend_from_slice(body.as_bytes());
+    body.len() as u64
+}
+
+/// A 301 to `location` with a short text body (none for HEAD).
+pub fn moved(
+    out: &mut Vec<u8>,
+    location: impl Display,
+    keep_alive: bool,
+    minor: u8,
+    head_only: bool,
+) -> u64 {
+    let body = "301 Moved Permanently\n";
+    start(out, 301);
+    header(out, "Location", location);
+    header(out, "Content-Type", "text/plain; charset=utf-8");
     end(out, body.len() as u64, keep_alive, minor);
     if head_only {
         return 0;

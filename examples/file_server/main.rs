@@ -6,14 +6,16 @@
 //! ```
 //!
 //! GET and HEAD, keep-alive and pipelining, single byte ranges,
-//! `index.html` for directories. Files are opened with `openat2(2)` beneath
+//! `index.html` for directories (a directory named without its trailing
+//! slash is redirected to it), origin- and absolute-form targets. Files are opened with `openat2(2)` beneath
 //! the root directory fd (`RESOLVE_BENEATH`), so nothing outside `--root`
 //! is served whatever the path or the symlinks say; bodies go from file to
 //! socket with `splice` (io_uring) or `sendfile` (epoll). The modules:
 //!
 //! - `server.rs`: accept loop, `--max-conns` (503), stop and grace period;
 //! - `conn.rs`: one connection, request by request; `http.rs`: heads and
-//!   limits; `path.rs`: target → root-relative path; `range.rs`; `mime.rs`;
+//!   limits; `target.rs`: the request target's forms; `path.rs`: its path →
+//!   root-relative path; `range.rs`; `mime.rs`;
 //! - `open.rs`: the example's own `OpenAt2` `OpCode` and index.html;
 //! - `body.rs`: zero-copy bodies with the `OpCode`s of `ops.rs` (`Splice`,
 //!   `SendFile`, `PollOut`).
@@ -34,6 +36,7 @@ mod range;
 mod server;
 #[path = "../support/shutdown.rs"]
 mod shutdown;
+mod target;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
