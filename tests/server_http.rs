@@ -7,12 +7,12 @@
 
 #[path = "../examples/file_server/body.rs"]
 mod body;
+#[path = "../examples/file_server/conditional.rs"]
+mod conditional;
 #[path = "../examples/file_server/conn.rs"]
 mod conn;
 #[path = "../examples/file_server/http.rs"]
 mod http;
-#[path = "../examples/file_server/mime.rs"]
-mod mime;
 #[path = "../examples/file_server/open.rs"]
 mod open;
 #[path = "../examples/file_server/ops.rs"]

@@ -7,15 +7,17 @@
 //!
 //! GET and HEAD, keep-alive and pipelining, single byte ranges,
 //! `index.html` for directories (a directory named without its trailing
-//! slash is redirected to it), origin- and absolute-form targets. Files are opened with `openat2(2)` beneath
+//! slash is redirected to it), origin- and absolute-form targets, `ETag`
+//! and `Last-Modified` with 304/412 for conditional requests and If-Range. Files are opened with `openat2(2)` beneath
 //! the root directory fd (`RESOLVE_BENEATH`), so nothing outside `--root`
 //! is served whatever the path or the symlinks say; bodies go from file to
 //! socket with `splice` (io_uring) or `sendfile` (epoll). The modules:
 //!
 //! - `server.rs`: accept loop, `--max-conns` (503), stop and grace period;
-//! - `conn.rs`: one connection, request by request; `http.rs`: heads and
-//!   limits; `target.rs`: the request target's forms; `path.rs`: its path →
-//!   root-relative path; `range.rs`; `mime.rs`;
+//! - `conn.rs`: one connection, request by request; `http.rs`: heads,
+//!   limits, dates and media types; `target.rs`: the request target's forms;
+//!   `path.rs`: its path → root-relative path; `range.rs`; `conditional.rs`:
+//!   validators and preconditions;
 //! - `open.rs`: the example's own `OpenAt2` `OpCode` and index.html;
 //! - `body.rs`: zero-copy bodies with the `OpCode`s of `ops.rs` (`Splice`,
 //!   `SendFile`, `PollOut`).
@@ -26,9 +28,9 @@
 #[path = "../support/args.rs"]
 mod args;
 mod body;
+mod conditional;
 mod conn;
 mod http;
-mod mime;
 mod open;
 mod ops;
 mod path;
