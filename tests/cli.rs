@@ -606,3 +606,19 @@ each_backend!(overhead_runs_with_its_flags, |b| {
         "{text}"
     );
 });
+
+#[test]
+fn the_readme_shows_the_current_help() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for name in ["echo", "file_server"] {
+        let marker = format!("$ cargo run -q --example {name} -- --help\n");
+        let at = readme
+            .find(&marker)
+            .unwrap_or_else(|| panic!("README.md shows no `{marker}`"))
+            + marker.len();
+        let shown = &readme[at..at + readme[at..].find("```").expect("end of the block")];
+        let help = String::from_utf8(run(name, &["--help"]).stdout).unwrap();
+        assert_eq!(shown, help, "README.md's {name} --help is out of date");
+    }
+}

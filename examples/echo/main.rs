@@ -27,8 +27,8 @@ use clap::Parser;
 use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
-/// A thread-per-core TCP echo server: each loop has its own SO_REUSEPORT
-/// listener; SIGINT or SIGTERM stops it gracefully.
+/// A thread-per-core TCP echo server (an SO_REUSEPORT listener per loop);
+/// stops gracefully on SIGINT or SIGTERM.
 #[derive(Parser, Debug)]
 #[command(name = "echo")]
 struct Cli {

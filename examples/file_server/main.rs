@@ -50,9 +50,8 @@ use clap::Parser;
 use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
-/// A thread-per-core HTTP/1.1 static file server: GET and HEAD beneath
-/// --root only (openat2 with RESOLVE_BENEATH); SIGINT or SIGTERM stops it
-/// gracefully.
+/// A thread-per-core HTTP/1.1 static file server (nothing outside --root);
+/// stops gracefully on SIGINT or SIGTERM.
 #[derive(Parser, Debug)]
 #[command(name = "file_server")]
 struct Cli {
