@@ -13,8 +13,8 @@
 //! pays the adapter's copy four times (client write and read, server read
 //! and write) against the owned path's zero.
 
-#[path = "support/args.rs"]
-mod args;
+#[path = "support/cli.rs"]
+mod cli;
 
 use std::time::{Duration, Instant};
 
@@ -23,11 +23,24 @@ use ringloop::net::compat::CopyIo;
 use ringloop::net::{TcpListener, TcpStream};
 use ringloop::{Backend, Builder};
 
-const USAGE: &str = "usage: compat_echo [--backend both|uring|epoll] [--sizes 64,4096,65536] \
-[--duration 1s (per timed run)] [--reps 3]
-
-Echo round trips over loopback TCP on one loop: owned buffers vs CopyIo
-(futures-io and tokio traits). Pin it: taskset -c 1 compat_echo";
+/// Echo round trips over loopback TCP on one loop: owned buffers vs
+/// CopyIo (futures-io and tokio traits). Pin it: taskset -c 1 compat_echo
+#[derive(clap::Parser, Debug)]
+#[command(name = "compat_echo")]
+struct Cli {
+    /// Backends to measure: both, uring or epoll
+    #[arg(long, value_name = "both|uring|epoll", default_value = "both")]
+    backend: String,
+    /// Message sizes in bytes, comma-separated
+    #[arg(long, value_name = "BYTES,...", default_value = "64,4096,65536", value_delimiter = ',', value_parser = cli::count(64 << 20))]
+    sizes: Vec<usize>,
+    /// Length of one timed run
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = cli::nonzero_duration)]
+    duration: Duration,
+    /// Timed runs per figure (the median is printed)
+    #[arg(long, value_name = "N", default_value = "3", value_parser = cli::count(1000))]
+    reps: usize,
+}
 
 /// One way of doing the echo.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,26 +53,19 @@ enum Path {
 const PATHS: [Path; 3] = [Path::Owned, Path::Futures, Path::Tokio];
 
 fn main() {
-    let a = args::Args::parse(USAGE);
-    let backends = match a.get("backend", "both".to_string()).as_str() {
+    let Cli {
+        backend,
+        sizes,
+        duration: dur,
+        reps,
+    } = cli::parse();
+    let backends = match backend.as_str() {
         "both" => vec![Backend::IoUring, Backend::Epoll],
         b => vec![b.parse::<Backend>().unwrap_or_else(|e| {
-            eprintln!("error: --backend {b}: {e}\n\n{USAGE}");
+            eprintln!("error: --backend {b}: {e}");
             std::process::exit(2)
         })],
     };
-    let sizes: Vec<usize> = a
-        .get("sizes", "64,4096,65536".to_string())
-        .split(',')
-        .map(|s| {
-            s.trim().parse().unwrap_or_else(|e| {
-                eprintln!("error: --sizes {s:?}: {e}\n\n{USAGE}");
-                std::process::exit(2)
-            })
-        })
-        .collect();
-    let dur = a.duration("duration", Duration::from_secs(1));
-    let reps: usize = a.get("reps", 3);
 
     println!(
         "{:<8} {:>7} {:>12} {:>12} {:>12} {:>9} {:>9}",

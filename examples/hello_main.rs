@@ -13,8 +13,19 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+
+/// A #[ringloop::main] program in a few lines: spawns a task, sleeps and
+/// reads a file on the backend the runtime chose (RINGLOOP_BACKEND=uring or
+/// epoll picks one). It takes no flags.
+#[derive(Parser, Debug)]
+#[command(name = "hello_main")]
+struct Cli {}
+
 #[ringloop::main]
 async fn main() -> io::Result<()> {
+    // Only `--help`; anything else is an error (exit code 2).
+    Cli::parse();
     let backend = ringloop::current_backend().expect("the body runs on a loop");
     let start = Instant::now();
     let task = ringloop::spawn(async {

@@ -10,8 +10,8 @@
 //!
 //! It runs until killed (SIGINT/SIGTERM end it at once).
 
-#[path = "support/args.rs"]
-mod args;
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "hyper_server/rt.rs"]
 mod rt;
 #[path = "hyper_server/service.rs"]
@@ -27,12 +27,24 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use rt::HyperIo;
 
-const USAGE: &str = "usage: hyper_tokio [--addr 127.0.0.1:8081] [--header-timeout 30s]";
+/// The hyper service of `hyper_server`, on tokio's current_thread runtime
+/// (the yardstick of `scripts/hyper_bench`).
+#[derive(clap::Parser, Debug)]
+#[command(name = "hyper_tokio")]
+struct Cli {
+    /// Address to listen on
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8081")]
+    addr: SocketAddr,
+    /// Time a client gets to send a request head
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = cli::nonzero_duration)]
+    header_timeout: Duration,
+}
 
 fn main() {
-    let a = args::Args::parse(USAGE);
-    let addr: SocketAddr = a.get("addr", "127.0.0.1:8081".parse().expect("valid default"));
-    let header_timeout = a.duration("header-timeout", Duration::from_secs(30));
+    let Cli {
+        addr,
+        header_timeout,
+    } = cli::parse();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

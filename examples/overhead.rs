@@ -11,21 +11,35 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/overhead --backend epoll --timing on
 //! ```
 
-#[path = "support/args.rs"]
-mod args;
+#[path = "support/cli.rs"]
+mod cli;
 
 use std::time::Duration;
 
+use clap::Parser;
 use ringloop::driver::{ops::Nop, Op};
 use ringloop::{Backend, Builder};
 
-const USAGE: &str = "usage: overhead [--backend uring|epoll] [--timing on|off] [--n 100000]";
+/// Runs --n spawn+join and --n no-op operations on one loop, with loop-health
+/// timing on or off; compare the two under callgrind.
+#[derive(Parser, Debug)]
+#[command(name = "overhead")]
+struct Cli {
+    /// I/O backend
+    #[arg(long, value_name = "auto|uring|epoll", default_value = "uring", value_parser = cli::backend)]
+    backend: Backend,
+    /// Poll timing (loop lag, longest poll, stall detector)
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    timing: String,
+    /// Spawn+join rounds, each with one no-op operation
+    #[arg(long, value_name = "N", default_value = "100000", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    n: u64,
+}
 
 fn main() {
-    let a = args::Args::parse(USAGE);
-    let backend: Backend = a.get("backend", Backend::IoUring);
-    let timing = a.get("timing", "on".to_string()) == "on";
-    let n: u64 = a.get("n", 100_000);
+    let args: Cli = cli::parse();
+    let (backend, n) = (args.backend, args.n);
+    let timing = args.timing == "on";
     let rt = Builder::new()
         .backend(backend)
         .poll_timing(timing)

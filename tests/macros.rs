@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -251,25 +251,6 @@ fn main_with_the_crate_option() {
     assert_eq!(main_through_a_reexport(), Some(Backend::Epoll));
 }
 
-/// The example binary `name`, built with this test's profile (`cargo test
-/// --test macros` does not build examples; an up-to-date build is a no-op).
-fn example(name: &str) -> PathBuf {
-    static BUILD: Mutex<()> = Mutex::new(());
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let _g = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        cmd.arg("--release");
-    }
-    let st = cmd.status().expect("cargo build of the example");
-    assert!(st.success(), "cannot build example {name}");
-    profile_dir.join("examples").join(name)
-}
-
 /// Runs `exe` with `RINGLOOP_BACKEND=backend` to its end, killing it after
 /// [`util::LIMIT`].
 fn run_with_backend(exe: &PathBuf, backend: &str) -> Output {
@@ -317,7 +298,7 @@ fn run_with_backend(exe: &PathBuf, backend: &str) -> Output {
 
 #[test]
 fn hello_main_runs_on_each_backend_and_exits_1_when_it_cannot_start() {
-    let exe = example("hello_main");
+    let exe = util::example("hello_main");
     for b in [Backend::IoUring, Backend::Epoll] {
         if b == Backend::IoUring {
             if let Some(why) = ringloop::__private::uring_unavailable() {

@@ -88,6 +88,9 @@ each_backend!(integrity_under_load, |b: Backend| {
     let r = rt.block_on(client::run_loop(64, cfg));
     assert_eq!(r.errors, 0, "{:?}", r.first_error);
     assert!(r.messages > 0);
+    // One latency count per message, in the bounded histogram.
+    assert_eq!(r.latencies.len(), r.messages);
+    assert!(r.latencies.min() > 0 && r.latencies.max() < 60_000_000_000);
     let stats = srv.stop();
     let accepted: u64 = stats.iter().map(|s| s.accepted).sum();
     let echoed: u64 = stats.iter().map(|s| s.bytes).sum();

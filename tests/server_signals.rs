@@ -12,7 +12,6 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::Mutex;
 
 use ringloop::Backend;
 
@@ -21,28 +20,6 @@ const SIGNALS: [(i32, &str); 2] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SI
 /// Long enough for a slow CI machine; the server exits as soon as the
 /// in-flight request is done, not at the end of it.
 const GRACE: &str = "30s";
-
-/// The example binary `name`, (re)built with this test's profile: `cargo
-/// test` builds the examples before it runs tests, but a narrower `cargo
-/// test --test` does not, and a stale binary would test old code. Cargo
-/// has released its lock by the time tests run; an up-to-date build is a
-/// no-op.
-fn example(name: &str) -> PathBuf {
-    static BUILD: Mutex<()> = Mutex::new(());
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let _g = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        cmd.arg("--release");
-    }
-    let st = cmd.status().expect("cargo build of the example");
-    assert!(st.success(), "cannot build example {name}");
-    profile_dir.join("examples").join(name)
-}
 
 /// Lines of one of the child's pipes, read on a thread.
 fn lines(r: impl Read + Send + 'static) -> Receiver<String> {
@@ -174,7 +151,7 @@ fn matrix() -> Vec<(usize, (i32, &'static str), bool)> {
 }
 
 each_backend!(echo_stops_gracefully_on_signals, |b: Backend| {
-    let bin = example("echo");
+    let bin = util::example("echo");
     for (threads, (sig, name), ignored) in matrix() {
         let case = format!("echo --threads {threads} {name} (SIGINT ignored: {ignored})");
         let threads = threads.to_string();
@@ -243,7 +220,7 @@ impl Drop for Root {
 each_backend!(
     file_server_finishes_in_flight_downloads_on_signals,
     |b: Backend| {
-        let bin = example("file_server");
+        let bin = util::example("file_server");
         let root = Root::new(&b.to_string());
         for (threads, (sig, name), ignored) in matrix() {
             let case =

@@ -14,8 +14,8 @@
 //! flat under a flood. On SIGINT or SIGTERM it stops accepting, lets open
 //! connections finish for `--grace`, prints its figures and exits 0.
 
-#[path = "../support/args.rs"]
-mod args;
+#[path = "../support/cli.rs"]
+mod cli;
 mod server;
 #[path = "../support/shutdown.rs"]
 mod shutdown;
@@ -23,19 +23,44 @@ mod shutdown;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
-const USAGE: &str = "usage: echo [--addr 127.0.0.1:7000] [--threads N] [--backend auto|uring|epoll]
-            [--max-conns M] [--grace 5s] [--buf 16384]";
+/// A thread-per-core TCP echo server (an SO_REUSEPORT listener per loop);
+/// stops gracefully on SIGINT or SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = "echo")]
+struct Cli {
+    /// Address to listen on (port 0: pick a free one)
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:7000")]
+    addr: SocketAddr,
+    /// Event loops, one thread each
+    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::threads())]
+    threads: usize,
+    /// I/O backend
+    #[arg(long, value_name = "auto|uring|epoll", default_value = "auto", value_parser = cli::backend)]
+    backend: Backend,
+    /// Most connections open at once, over all loops
+    #[arg(long, value_name = "M", default_value = "10000", value_parser = cli::count(10_000_000))]
+    max_conns: usize,
+    /// Time open connections get to finish after SIGINT/SIGTERM
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = cli::duration)]
+    grace: Duration,
+    /// Read buffer per connection, in bytes
+    #[arg(long, value_name = "BYTES", default_value = "16384", value_parser = cli::count(64 << 20))]
+    buf: usize,
+}
 
 fn main() {
-    let a = args::Args::parse(USAGE);
-    let backend: Backend = a.get("backend", Backend::Auto);
-    let threads = a.get("threads", 1usize).max(1);
-    let max_conns = a.get("max-conns", 10_000usize).max(1);
-    let mut addr: SocketAddr = a.get("addr", "127.0.0.1:7000".parse().expect("valid default"));
-    let grace = a.duration("grace", Duration::from_secs(5));
+    let Cli {
+        mut addr,
+        threads,
+        backend,
+        max_conns,
+        grace,
+        buf,
+    } = cli::parse();
     if addr.port() == 0 {
         // Every loop must bind the same port: pick one first.
         addr = std::net::TcpListener::bind(addr)
@@ -49,7 +74,7 @@ fn main() {
         addr,
         max_conns_per_loop: max_conns.div_ceil(threads),
         grace,
-        buf: a.get("buf", 16 * 1024usize).max(1),
+        buf,
     };
 
     let rt = shutdown::build_runtime("echo", backend, threads);

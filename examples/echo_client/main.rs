@@ -7,33 +7,74 @@
 //! Each connection writes `--pipeline` messages of `--size` bytes, reads the
 //! whole echo back and checks it, and repeats until `--duration` is over.
 //! A round trip's latency is from the first byte written to the last byte of
-//! its echo read; it is recorded once per message of the batch. Prints
+//! its echo read; it is recorded once per message of the batch, in an
+//! `hdrhistogram` (3 significant digits, bounded memory). Prints
 //! round trips (messages) per second, MB/s each way, latency percentiles and
 //! errors, then exits (1 when any connection failed).
 
-#[path = "../support/args.rs"]
-mod args;
+#[path = "../support/cli.rs"]
+mod cli;
 mod client;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use client::{run_loop, Config, Results};
 use ringloop::{Backend, Builder};
 
-const USAGE: &str =
-    "usage: echo_client [--addr 127.0.0.1:7000] [--conns 64] [--size 64] [--duration 10s]
-                   [--pipeline 1] [--threads N] [--backend auto|uring|epoll]";
+/// Most bytes one connection sends per round trip (`--size` × `--pipeline`).
+const MAX_BATCH: usize = 64 << 20;
+
+/// Load generator for the echo server: each connection writes --pipeline
+/// messages of --size bytes, checks their echo, and repeats until
+/// --duration is over; prints round trips/s, MB/s and latency percentiles.
+#[derive(Parser, Debug)]
+#[command(name = "echo_client")]
+struct Cli {
+    /// Address of the echo server
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:7000")]
+    addr: SocketAddr,
+    /// Connections, spread over the loops
+    #[arg(long, value_name = "N", default_value = "64", value_parser = cli::count(1_000_000))]
+    conns: usize,
+    /// Bytes per message
+    #[arg(long, value_name = "BYTES", default_value = "64", value_parser = cli::count(MAX_BATCH as u64))]
+    size: usize,
+    /// How long to run
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
+    duration: Duration,
+    /// Messages written back to back before reading their echoes
+    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::count(65_536))]
+    pipeline: usize,
+    /// Event loops, one thread each
+    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::threads())]
+    threads: usize,
+    /// I/O backend
+    #[arg(long, value_name = "auto|uring|epoll", default_value = "auto", value_parser = cli::backend)]
+    backend: Backend,
+}
 
 fn main() {
-    let a = args::Args::parse(USAGE);
-    let backend: Backend = a.get("backend", Backend::Auto);
-    let threads = a.get("threads", 1usize).max(1);
-    let conns = a.get("conns", 64usize).max(1);
+    let args: Cli = cli::parse();
+    if args.size.saturating_mul(args.pipeline) > MAX_BATCH {
+        Cli::command()
+            .error(
+                ErrorKind::ValueValidation,
+                format!(
+                    "--size {} x --pipeline {} is more than {MAX_BATCH} bytes per round trip",
+                    args.size, args.pipeline
+                ),
+            )
+            .exit();
+    }
+    let (backend, threads, conns) = (args.backend, args.threads, args.conns);
     let cfg = Config {
-        addr: a.get("addr", "127.0.0.1:7000".parse().expect("valid default")),
-        size: a.get("size", 64usize).max(1),
-        pipeline: a.get("pipeline", 1usize).max(1),
-        duration: a.duration("duration", Duration::from_secs(10)),
+        addr: args.addr,
+        size: args.size,
+        pipeline: args.pipeline,
+        duration: args.duration,
     };
     raise_nofile();
     let rt = Builder::new()
@@ -53,21 +94,8 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let mut all = Results::default();
     for p in parts {
-        all.messages += p.messages;
-        all.bytes += p.bytes;
-        all.errors += p.errors;
-        all.first_error = all.first_error.or(p.first_error);
-        all.latencies.extend(p.latencies);
+        all.merge(p);
     }
-    all.latencies.sort_unstable();
-    let pct = |q: f64| -> Duration {
-        if all.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let i =
-            ((q * all.latencies.len() as f64).ceil() as usize).clamp(1, all.latencies.len()) - 1;
-        Duration::from_nanos(all.latencies[i])
-    };
     println!(
         "echo_client: {} on {}, {conns} conns x {} B x pipeline {}, {elapsed:.1}s",
         cfg.addr,
@@ -82,12 +110,10 @@ fn main() {
     );
     println!(
         "  latency p50 {:?} p99 {:?} p999 {:?} max {:?}",
-        pct(0.50),
-        pct(0.99),
-        pct(0.999),
-        all.latencies
-            .last()
-            .map_or(Duration::ZERO, |&n| Duration::from_nanos(n))
+        all.latency(0.50),
+        all.latency(0.99),
+        all.latency(0.999),
+        all.latency(1.0)
     );
     println!(
         "  errors {}{}",

@@ -11,18 +11,20 @@
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use ringloop::buf::IoBuf;
 use ringloop::io::{AsyncRead, AsyncWrite};
 use ringloop::net::TcpStream;
 
 use crate::body::{self, Pipe, Sink};
+use crate::conditional::{self, Decision, Validators};
 use crate::http::{self, Parsed, Request};
-use crate::mime;
+use crate::open::{open_target, Opened};
 use crate::path::{self, PathError};
 use crate::range::{self, Want};
 use crate::server::Shared;
+use crate::target;
 
 /// Bodies up to this size are read into the output buffer and sent with
 /// their head in one write; larger ones take the zero-copy path.
@@ -190,17 +192,62 @@ impl Conn {
         if req.method != "GET" && !head_only {
             return fail(out, 405);
         }
-        let rel = match path::resolve(&req.target) {
+        let Some(target) = target::parse(&req.target) else {
+            return fail(out, 400);
+        };
+        let rel = match path::resolve(target.path) {
             Ok(r) => r,
             Err(PathError::Malformed) => return fail(out, 400),
             Err(PathError::Refused) => return fail(out, 404),
         };
-        let (file, rel, meta) = match crate::open::open_target(&self.shared.cfg.root, rel).await {
-            Ok(x) => x,
+        let (file, rel, meta) = match open_target(&self.shared.cfg.root, rel).await {
+            Ok(Opened::File(f, rel, meta)) => (f, rel, meta),
+            Ok(Opened::Directory) => {
+                // The raw path (as sent, still encoded) plus the slash; a
+                // relative reference, so the client keeps its own
+                // scheme and authority. `resolve` refused `//`, so this
+                // cannot name another host.
+                let location = match target.query {
+                    Some(q) => format!("{}/?{q}", target.path),
+                    None => format!("{}/", target.path),
+                };
+                let bytes = http::moved(out, location, keep, req.minor, head_only);
+                return Ok(Answer {
+                    status: 301,
+                    bytes,
+                    close: !keep,
+                });
+            }
             Err(status) => return fail(out, status),
         };
         let size = meta.len();
-        let (status, start, len) = match range::want(req.range.as_deref(), size) {
+        let validators = meta
+            .modified()
+            .ok()
+            .map(|t| Validators::new(meta.ino(), size, t, SystemTime::now()));
+        let decision = match &validators {
+            Some(v) => conditional::evaluate(&req.conditions, v),
+            // No mtime (a filesystem without one): no validators, nothing
+            // to compare, answer as if unconditional.
+            None => Decision::Proceed { use_range: true },
+        };
+        let range = match decision {
+            Decision::Proceed { use_range } => req.range.as_deref().filter(|_| use_range),
+            Decision::PreconditionFailed => return fail(out, 412),
+            Decision::NotModified => {
+                http::start(out, 304);
+                if let Some(v) = &validators {
+                    v.write_headers(out);
+                }
+                http::end_without_length(out, keep, req.minor);
+                return Ok(Answer {
+                    status: 304,
+                    bytes: 0,
+                    close: !keep,
+                });
+            }
+        };
+        let (status, start, len) = match range::want(range, size) {
             Want::Full => (200, 0, size),
             Want::Part { start, len } => (206, start, len),
             Want::Unsatisfiable => {
@@ -216,11 +263,9 @@ impl Conn {
         };
         let mark = out.len();
         http::start(out, status);
-        http::header(out, "Content-Type", mime::content_type(&rel.display));
-        if let Ok(t) = meta.modified() {
-            out.extend_from_slice(b"Last-Modified: ");
-            http::imf_fixdate(out, t);
-            out.extend_from_slice(b"\r\n");
+        http::header(out, "Content-Type", http::content_type(&rel.display));
+        if let Some(v) = &validators {
+            v.write_headers(out);
         }
         out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
         if status == 206 {

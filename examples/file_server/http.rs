@@ -3,14 +3,22 @@
 //! Limits on a request head, each answered and followed by a close:
 //! malformed → 400; more than [`MAX_HEAD`] bytes or [`MAX_HEADERS`] headers
 //! → 431; a target longer than [`MAX_URI`] → 414; a version other than
-//! 1.0 or 1.1 → 505; a 1.1 request without exactly one `Host` → 400.
+//! 1.0 or 1.1 → 505; a 1.1 request without exactly one `Host`, or any
+//! request with an invalid `Host` value → 400 (RFC 9112 §3.2).
 //! A request that announces a body (`Content-Length` > 0 or any
 //! `Transfer-Encoding`) is answered, then the connection is closed: a
 //! static server has no use for bodies and will not skip them.
+//!
+//! Dates are written and read with `httpdate` (IMF-fixdate out; the three
+//! forms RFC 9110 §5.6.7 requires a recipient to accept in), media types
+//! come from `mime_guess`.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::io::Write as _;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::conditional::Conditions;
+use crate::target;
 
 /// Most bytes in a request head (request line, headers, blank line).
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -30,9 +38,15 @@ pub struct Request {
     pub keep_alive: bool,
     /// The `Range` header, when exactly one was sent.
     pub range: Option<String>,
+    /// If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since,
+    /// If-Range.
+    pub conditions: Conditions,
 }
 
 /// The result of looking at the buffered input.
+// Returned and matched at once, never stored: boxing would only add an
+// allocation per request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Parsed {
     /// No complete head yet (and no limit exceeded).
@@ -84,8 +98,10 @@ pub fn parse(buf: &[u8]) -> Parsed {
     let (mut close, mut keep, mut body, mut hosts) = (false, false, false, 0);
     let mut range = None;
     let mut ranges = 0;
+    let mut conditions = Conditions::default();
     for h in req.headers.iter() {
         let name = h.name;
+        let text = || std::str::from_utf8(h.value).ok();
         if name.eq_ignore_ascii_case("connection") {
             close |= has_token(h.value, "close");
             keep |= has_token(h.value, "keep-alive");
@@ -102,9 +118,14 @@ pub fn parse(buf: &[u8]) -> Parsed {
             body = true;
         } else if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            if !text().is_some_and(|v| target::valid_authority(v.trim())) {
+                return Parsed::Error(400);
+            }
         } else if name.eq_ignore_ascii_case("range") {
             ranges += 1;
-            range = std::str::from_utf8(h.value).ok().map(str::to_owned);
+            range = text().map(str::to_owned);
+        } else if let Some(v) = text() {
+            conditions.take(name, v);
         }
     }
     if minor == 1 && hosts != 1 {
@@ -118,6 +139,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
             minor,
             keep_alive,
             range: if ranges == 1 { range } else { None },
+            conditions,
         },
         n,
     )
@@ -127,11 +149,14 @@ pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         206 => "Partial Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        412 => "Precondition Failed",
         414 => "URI Too Long",
         416 => "Range Not Satisfiable",
         431 => "Request Header Fields Too Large",
@@ -149,8 +174,7 @@ pub fn start(out: &mut Vec<u8>, status: u16) {
         "HTTP/1.1 {status} {}\r\nServer: ringloop\r\nDate: ",
         reason(status)
     );
-    imf_fixdate(out, SystemTime::now());
-    out.extend_from_slice(b"\r\n");
+    let _ = write!(out, "{}\r\n", date(SystemTime::now()));
 }
 
 /// Appends one header line.
@@ -161,6 +185,11 @@ pub fn header(out: &mut Vec<u8>, name: &str, value: impl Display) {
 /// Ends a head: `Content-Length`, `Connection` when needed, blank line.
 pub fn end(out: &mut Vec<u8>, len: u64, keep_alive: bool, minor: u8) {
     header(out, "Content-Length", len);
+    end_without_length(out, keep_alive, minor);
+}
+
+/// Ends a head that has no body and no `Content-Length` (304).
+pub fn end_without_length(out: &mut Vec<u8>, keep_alive: bool, minor: u8) {
     if !keep_alive {
         out.extend_from_slice(b"Connection: close\r\n");
     } else if minor == 0 {
@@ -185,41 +214,57 @@ pub fn error(out: &mut Vec<u8>, status: u16, keep_alive: bool, minor: u8, head_o
     body.len() as u64
 }
 
-/// Writes `t` as an RFC 7231 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-/// Times before 1970 are written as the epoch.
-pub fn imf_fixdate(out: &mut Vec<u8>, t: SystemTime) {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    let _ = write!(
-        out,
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(m - 1) as usize],
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
+/// A 301 to `location` with a short text body (none for HEAD).
+pub fn moved(
+    out: &mut Vec<u8>,
+    location: impl Display,
+    keep_alive: bool,
+    minor: u8,
+    head_only: bool,
+) -> u64 {
+    let body = "301 Moved Permanently\n";
+    start(out, 301);
+    header(out, "Location", location);
+    header(out, "Content-Type", "text/plain; charset=utf-8");
+    end(out, body.len() as u64, keep_alive, minor);
+    if head_only {
+        return 0;
+    }
+    out.extend_from_slice(body.as_bytes());
+    body.len() as u64
 }
 
-/// Days since 1970-01-01 → (year, month 1..=12, day 1..=31), after Howard
-/// Hinnant's `civil_from_days`.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// `t` as an HTTP date (IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`).
+/// `httpdate` panics on times before 1970 or after 9999 (a file's mtime can
+/// be either): those are clamped to the nearest one it can write.
+pub fn date(t: SystemTime) -> httpdate::HttpDate {
+    /// 9999-12-31 23:59:59 UTC.
+    const LAST: u64 = 253_402_300_799;
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    httpdate::HttpDate::from(UNIX_EPOCH + Duration::from_secs(secs.min(LAST)))
+}
+
+/// The `Content-Type` of a file called `name`, by its extension
+/// (`mime_guess`); `charset=utf-8` is added to text types, and an unknown
+/// extension is `application/octet-stream`.
+pub fn content_type(name: &str) -> ContentType {
+    let mime = mime_guess::from_path(name)
+        .first_raw()
+        .unwrap_or("application/octet-stream");
+    ContentType(mime)
+}
+
+/// A media type as a header value (see [`content_type`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentType(pub &'static str);
+
+impl Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.starts_with("text/") || self.0 == "application/javascript";
+        if text {
+            write!(f, "{}; charset=utf-8", self.0)
+        } else {
+            f.write_str(self.0)
+        }
+    }
 }

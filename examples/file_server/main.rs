@@ -6,14 +6,19 @@
 //! ```
 //!
 //! GET and HEAD, keep-alive and pipelining, single byte ranges,
-//! `index.html` for directories. Files are opened with `openat2(2)` beneath
-//! the root directory fd (`RESOLVE_BENEATH`), so nothing outside `--root`
-//! is served whatever the path or the symlinks say; bodies go from file to
-//! socket with `splice` (io_uring) or `sendfile` (epoll). The modules:
+//! `index.html` for directories (a directory named without its trailing
+//! slash is redirected to it), origin- and absolute-form targets, `ETag`
+//! and `Last-Modified` with 304/412 for conditional requests and If-Range.
+//! Files are opened with `openat2(2)` beneath the root directory fd
+//! (`RESOLVE_BENEATH`), so nothing outside `--root` is served whatever the
+//! path or the symlinks say; bodies go from file to socket with `splice`
+//! (io_uring) or `sendfile` (epoll). The modules:
 //!
 //! - `server.rs`: accept loop, `--max-conns` (503), stop and grace period;
-//! - `conn.rs`: one connection, request by request; `http.rs`: heads and
-//!   limits; `path.rs`: target → root-relative path; `range.rs`; `mime.rs`;
+//! - `conn.rs`: one connection, request by request; `http.rs`: heads,
+//!   limits, dates and media types; `target.rs`: the request target's forms;
+//!   `path.rs`: its path → root-relative path; `range.rs`; `conditional.rs`:
+//!   validators and preconditions;
 //! - `open.rs`: the example's own `OpenAt2` `OpCode` and index.html;
 //! - `body.rs`: zero-copy bodies with the `OpCode`s of `ops.rs` (`Splice`,
 //!   `SendFile`, `PollOut`).
@@ -21,12 +26,12 @@
 //! On SIGINT or SIGTERM it stops accepting, closes idle connections, lets
 //! busy ones finish for `--grace`, prints the runtime's figures, exits 0.
 
-#[path = "../support/args.rs"]
-mod args;
 mod body;
+#[path = "../support/cli.rs"]
+mod cli;
+mod conditional;
 mod conn;
 mod http;
-mod mime;
 mod open;
 mod ops;
 mod path;
@@ -34,41 +39,64 @@ mod range;
 mod server;
 #[path = "../support/shutdown.rs"]
 mod shutdown;
+mod target;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::builder::NonEmptyStringValueParser;
+use clap::Parser;
 use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
-const USAGE: &str = "usage: file_server --root DIR [--addr 127.0.0.1:8080] [--threads N]
-            [--backend auto|uring|epoll] [--max-conns M] [--idle-timeout 10s]
-            [--grace 2s] [--log]";
+/// A thread-per-core HTTP/1.1 static file server (nothing outside --root);
+/// stops gracefully on SIGINT or SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = "file_server")]
+struct Cli {
+    /// Directory to serve (required)
+    #[arg(long, value_name = "DIR", value_parser = NonEmptyStringValueParser::new())]
+    root: String,
+    /// Address to listen on (port 0: pick a free one)
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Event loops, one thread each
+    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::threads())]
+    threads: usize,
+    /// I/O backend
+    #[arg(long, value_name = "auto|uring|epoll", default_value = "auto", value_parser = cli::backend)]
+    backend: Backend,
+    /// Most connections open at once, over all loops; more get 503
+    #[arg(long, value_name = "M", default_value = "10000", value_parser = cli::count(10_000_000))]
+    max_conns: usize,
+    /// Time a request head may take, and an idle connection may stay
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
+    idle_timeout: Duration,
+    /// Time open connections get to finish after SIGINT/SIGTERM
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = cli::duration)]
+    grace: Duration,
+    /// Print one line per request [default: off]
+    #[arg(long)]
+    log: bool,
+}
 
 fn fail(msg: String, code: i32) -> ! {
     eprintln!("error: {msg}");
     std::process::exit(code)
 }
 
-fn duration(a: &args::Args, name: &str, default: &str) -> Duration {
-    args::duration(&a.get(name, default.to_string()))
-        .unwrap_or_else(|e| fail(format!("--{name}: {e}\n\n{USAGE}"), 2))
-}
-
 fn main() {
-    let a = args::Args::parse(USAGE);
-    let root_dir: String = a.get("root", String::new());
-    if root_dir.is_empty() || root_dir == "true" {
-        fail(format!("--root DIR is required\n\n{USAGE}"), 2);
-    }
-    let backend: Backend = a
-        .get("backend", "auto".to_string())
-        .parse()
-        .unwrap_or_else(|e| fail(format!("{e}\n\n{USAGE}"), 2));
-    let threads = a.get("threads", 1usize).max(1);
-    let max_conns = a.get("max-conns", 10_000usize).max(1);
-    let mut addr: SocketAddr = a.get("addr", "127.0.0.1:8080".parse().expect("valid default"));
+    let Cli {
+        root: root_dir,
+        mut addr,
+        threads,
+        backend,
+        max_conns,
+        idle_timeout,
+        grace,
+        log,
+    } = cli::parse();
     let root =
         open::open_root(std::path::Path::new(&root_dir)).unwrap_or_else(|e| fail(e.to_string(), 1));
     if addr.port() == 0 {
@@ -81,9 +109,9 @@ fn main() {
         addr,
         root: Arc::new(root),
         max_conns_per_loop: max_conns.div_ceil(threads),
-        idle_timeout: duration(&a, "idle-timeout", "10s"),
-        grace: duration(&a, "grace", "2s"),
-        log: a.flag("log"),
+        idle_timeout,
+        grace,
+        log,
     });
 
     let rt = shutdown::build_runtime("file_server", backend, threads);

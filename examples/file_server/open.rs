@@ -156,12 +156,24 @@ async fn open(root: &Arc<OwnedFd>, rel: &RelPath) -> io::Result<File> {
     Ok(File::from_std(std::fs::File::from(fd)))
 }
 
-/// Opens the target, or the `index.html` of a directory, as a regular
-/// file; the error is the status to answer (404, or 503 when out of fds).
-pub async fn open_target(
-    root: &Arc<OwnedFd>,
-    rel: RelPath,
-) -> Result<(File, RelPath, Metadata), u16> {
+/// What a target names.
+// Returned and matched at once, never stored: boxing would only add an
+// allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub enum Opened {
+    /// A regular file (the target's own, or a directory's `index.html`),
+    /// the path it was found at, and its metadata.
+    File(File, RelPath, Metadata),
+    /// A directory named without the trailing slash: redirect to the name
+    /// with it, so that relative links in its index resolve inside it.
+    Directory,
+}
+
+/// Opens the target, or the `index.html` of a directory named with a
+/// trailing slash, as a regular file; the error is the status to answer
+/// (404, or 503 when out of fds). A regular file named with a trailing
+/// slash (`/a.txt/`) is 404, as a path lookup of `a.txt/` is in the kernel.
+pub async fn open_target(root: &Arc<OwnedFd>, rel: RelPath) -> Result<Opened, u16> {
     let miss = |e: io::Error| -> u16 {
         match e.raw_os_error() {
             Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => 503,
@@ -171,17 +183,24 @@ pub async fn open_target(
     let f = open(root, &rel).await.map_err(miss)?;
     let meta = f.metadata().await.map_err(|_| 404u16)?;
     if meta.is_file() {
-        return Ok((f, rel, meta));
+        return if rel.dir {
+            Err(404)
+        } else {
+            Ok(Opened::File(f, rel, meta))
+        };
     }
     if !meta.is_dir() {
         return Err(404);
     }
     drop(f);
+    if !rel.dir {
+        return Ok(Opened::Directory);
+    }
     let index = path::index_of(&rel);
     let f = open(root, &index).await.map_err(miss)?;
     let meta = f.metadata().await.map_err(|_| 404u16)?;
     if meta.is_file() {
-        Ok((f, index, meta))
+        Ok(Opened::File(f, index, meta))
     } else {
         Err(404)
     }

@@ -2,8 +2,8 @@
 //!
 //! Two walls keep every request inside `--root`:
 //!
-//! 1. **Here, lexically.** Only origin-form targets (`/a/b?q`) are taken.
-//!    Each raw segment is percent-decoded exactly once; a segment that is
+//! 1. **Here, lexically.** The absolute path of the target (`target.rs`
+//!    has split off the query and any scheme and authority). Each raw segment is percent-decoded exactly once; a segment that is
 //!    empty (`//etc/passwd`), `.` or `..` (also as `%2e%2e`), that decodes to
 //!    a `/` (`a%2fb`) or a `\`, or that holds a NUL (raw or `%00`) is
 //!    refused. The result never starts with `/`.
@@ -20,7 +20,7 @@ use std::ffi::CString;
 /// Why a target cannot be served.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathError {
-    /// Malformed percent-encoding or a target that is not origin-form: 400.
+    /// Malformed percent-encoding, or not an absolute path: 400.
     Malformed,
     /// Refused for safety: 404.
     Refused,
@@ -33,6 +33,10 @@ pub struct RelPath {
     pub path: CString,
     /// The decoded segments joined with `/` (for index.html, logs, MIME).
     pub display: String,
+    /// The path ended with `/` (or was `/`): it names a directory, so a
+    /// regular file there is 404, while a directory named without it is
+    /// redirected to the name with it.
+    pub dir: bool,
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -65,25 +69,21 @@ fn decode(seg: &[u8]) -> Result<Vec<u8>, PathError> {
     Ok(out)
 }
 
-/// Resolves a request target (`/dir/file.txt?x=1`).
-pub fn resolve(target: &str) -> Result<RelPath, PathError> {
-    let raw = target.as_bytes();
-    if raw.first() != Some(&b'/') {
-        // Absolute-form (`http://h/x`), authority-form, `*`.
+/// Resolves the absolute path of a request target (`/dir/file.txt`, no
+/// query).
+pub fn resolve(target_path: &str) -> Result<RelPath, PathError> {
+    let Some(raw) = target_path.as_bytes().strip_prefix(b"/") else {
         return Err(PathError::Malformed);
-    }
-    let end = raw
-        .iter()
-        .position(|&b| b == b'?' || b == b'#')
-        .unwrap_or(raw.len());
-    let raw = &raw[1..end];
+    };
     let mut rel: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut dir = false;
     let segs: Vec<&[u8]> = raw.split(|&b| b == b'/').collect();
     for (i, seg) in segs.iter().enumerate() {
         let last = i + 1 == segs.len();
         if seg.is_empty() {
-            // "/" alone, or a trailing slash: fine. "//x" or "a//b": no.
+            // "/" alone, or a trailing slash: a directory. "//x" or "a//b": no.
             if last {
+                dir = true;
                 continue;
             }
             return Err(PathError::Refused);
@@ -103,7 +103,7 @@ pub fn resolve(target: &str) -> Result<RelPath, PathError> {
         rel.push(b'.');
     }
     let path = CString::new(rel).map_err(|_| PathError::Refused)?;
-    Ok(RelPath { path, display })
+    Ok(RelPath { path, display, dir })
 }
 
 /// The path of `index.html` inside the directory `dir`.
@@ -118,5 +118,9 @@ pub fn index_of(dir: &RelPath) -> RelPath {
     bytes.extend_from_slice(b"index.html");
     // No NUL can be in `bytes`: it came from a CString plus a literal.
     let path = CString::new(bytes).unwrap_or_else(|_| c"index.html".to_owned());
-    RelPath { path, display }
+    RelPath {
+        path,
+        display,
+        dir: false,
+    }
 }

@@ -18,8 +18,8 @@
 //! for `--grace`, prints its figures and exits 0; a second signal exits at
 //! once. Routes: see `service.rs`.
 
-#[path = "../support/args.rs"]
-mod args;
+#[path = "../support/cli.rs"]
+mod cli;
 mod rt;
 mod server;
 mod service;
@@ -29,18 +29,40 @@ mod shutdown;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
-const USAGE: &str =
-    "usage: hyper_server [--addr 127.0.0.1:8080] [--threads N] [--backend auto|uring|epoll]
-                    [--grace 5s] [--header-timeout 30s]";
+/// hyper 1.x on ringloop: HTTP/1.1 and HTTP/2 (prior knowledge), an
+/// SO_REUSEPORT listener per loop; stops gracefully on SIGINT or SIGTERM.
+#[derive(Parser, Debug)]
+#[command(name = "hyper_server")]
+struct Cli {
+    /// Address to listen on (port 0: pick a free one)
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Event loops, one thread each
+    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::threads())]
+    threads: usize,
+    /// I/O backend
+    #[arg(long, value_name = "auto|uring|epoll", default_value = "auto", value_parser = cli::backend)]
+    backend: Backend,
+    /// Time open connections get to finish after SIGINT/SIGTERM
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = cli::duration)]
+    grace: Duration,
+    /// Time a client gets to send a request head
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = cli::nonzero_duration)]
+    header_timeout: Duration,
+}
 
 fn main() {
-    let a = args::Args::parse(USAGE);
-    let backend: Backend = a.get("backend", Backend::Auto);
-    let threads = a.get("threads", 1usize).max(1);
-    let mut addr: SocketAddr = a.get("addr", "127.0.0.1:8080".parse().expect("valid default"));
+    let Cli {
+        mut addr,
+        threads,
+        backend,
+        grace,
+        header_timeout,
+    } = cli::parse();
     if addr.port() == 0 {
         // Every loop must bind the same port: pick one first.
         addr = std::net::TcpListener::bind(addr)
@@ -52,8 +74,8 @@ fn main() {
     }
     let cfg = Config {
         addr,
-        grace: a.duration("grace", Duration::from_secs(5)),
-        header_timeout: a.duration("header-timeout", Duration::from_secs(30)),
+        grace,
+        header_timeout,
     };
 
     let rt = shutdown::build_runtime("hyper_server", backend, threads);

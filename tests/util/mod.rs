@@ -14,7 +14,9 @@
 pub mod ops;
 
 use std::io::Write;
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use ringloop::{Backend, Builder, Runtime};
@@ -136,6 +138,28 @@ pub fn raise_nofile() -> u64 {
         unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
     }
     r.rlim_cur
+}
+
+/// The example binary `name`, (re)built with this test's profile: `cargo
+/// test` builds the examples before it runs tests, but a narrower `cargo
+/// test --test` does not, and a stale binary would test old code. Cargo
+/// has released its lock by the time tests run; an up-to-date build is a
+/// no-op. One build at a time in this process.
+pub fn example(name: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let _g = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        cmd.arg("--release");
+    }
+    let st = cmd.status().expect("cargo build of the example");
+    assert!(st.success(), "cannot build example {name}");
+    profile_dir.join("examples").join(name)
 }
 
 /// Upper bound for any wait in a test; generous for valgrind and busy CI.
