@@ -141,3 +141,24 @@ fn polled_outside_a_runtime_is_none_not_a_hang() {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     assert_eq!(s.poll_recv(&mut cx), std::task::Poll::Ready(None));
 }
+
+each_backend!(
+    a_listener_made_and_dropped_outside_leaves_no_readiness_state,
+    |b: Backend| {
+        let _g = lock();
+        let rt = util::rt(b);
+        // Made before the loop runs, polled on it, dropped after it ran.
+        let mut s = signal(SignalKind::user_defined1()).unwrap();
+        rt.block_on(async {
+            let r = ringloop::time::timeout(Duration::from_millis(1), s.recv()).await;
+            assert!(r.is_err(), "no signal sent");
+        });
+        drop(s);
+        rt.block_on(async {});
+        assert_eq!(
+            rt.debug_resources(),
+            [0, 0, 0, 0],
+            "the eventfd's readiness state went with it"
+        );
+    }
+);

@@ -140,7 +140,39 @@ pub struct Signal {
     wait: Option<Op<Drain>>,
     /// Unpublished (and the handler done with `fd`) before `fd` closes.
     slot: Option<SlotId>,
-    fd: SharedFd,
+    fd: ListenerFd,
+}
+
+/// The listener's eventfd: owned plainly until the first poll, then shared
+/// with the loop that polls it (so that loop's driver forgets its readiness
+/// state when it closes; a `SharedFd` made outside a runtime would not).
+enum ListenerFd {
+    Unpolled(OwnedFd),
+    Polled(SharedFd),
+    /// Moved out during the switch; never seen outside `shared`.
+    Gone,
+}
+
+impl ListenerFd {
+    fn shared(&mut self) -> &SharedFd {
+        if let ListenerFd::Unpolled(_) = self {
+            if let ListenerFd::Unpolled(fd) = std::mem::replace(self, ListenerFd::Gone) {
+                *self = ListenerFd::Polled(SharedFd::new(fd));
+            }
+        }
+        match self {
+            ListenerFd::Polled(fd) => fd,
+            _ => unreachable!("switched just above"),
+        }
+    }
+
+    fn raw(&self) -> std::os::fd::RawFd {
+        match self {
+            ListenerFd::Unpolled(fd) => fd.as_raw_fd(),
+            ListenerFd::Polled(fd) => fd.as_raw_fd(),
+            ListenerFd::Gone => -1,
+        }
+    }
 }
 
 /// Listens for `kind` from now on: every delivery after this returns makes
@@ -175,10 +207,10 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let raw = crate::sys::cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })
         .map_err(|e| crate::sys::context(e, "ringloop::signal: eventfd"))?;
     // SAFETY: `raw` was just returned by eventfd and is owned by no one else.
-    let fd = SharedFd::new(unsafe { OwnedFd::from_raw_fd(raw) });
+    let fd = ListenerFd::Unpolled(unsafe { OwnedFd::from_raw_fd(raw) });
     // Publish the listener before the handler exists, so the first delivery
     // after install already reaches it.
-    let slot = registry::claim(sig, fd.as_raw_fd())?;
+    let slot = registry::claim(sig, fd.raw())?;
     let listener = Signal {
         kind,
         wait: None,
@@ -202,7 +234,10 @@ impl Signal {
 
     /// Polls for the next delivery; see [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
-        let fd = &self.fd;
+        if crate::driver::current::current().is_none() {
+            return Poll::Ready(None);
+        }
+        let fd = self.fd.shared();
         let wait = self.wait.get_or_insert_with(|| {
             Op::new(Drain {
                 fd: fd.clone(),
@@ -247,7 +282,7 @@ impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signal")
             .field("kind", &self.kind)
-            .field("fd", &self.fd)
+            .field("fd", &self.fd.raw())
             .finish()
     }
 }
