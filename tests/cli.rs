@@ -32,6 +32,8 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--max-conns", Some("10000")),
             ("--grace", Some("5s")),
             ("--buf", Some("16384")),
+            ("--recv", Some("pooled")),
+            ("--buffers", Some("1024")),
         ],
     ),
     (

@@ -38,6 +38,9 @@ fn start(b: Backend, threads: usize, max_conns_per_loop: usize) -> Server {
         max_conns_per_loop,
         grace: Duration::from_secs(5),
         buf: 16 * 1024,
+        // The server's default; `--recv owned` is covered by the binary
+        // tests (server_signals) and the comparison bench.
+        pooled: true,
     };
     let (tx, rx) = mpsc::channel();
     let thread = thread::spawn(move || {

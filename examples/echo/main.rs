@@ -47,9 +47,17 @@ struct Cli {
     /// Time open connections get to finish after SIGINT/SIGTERM
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = cli::duration)]
     grace: Duration,
-    /// Read buffer per connection, in bytes
+    /// Bytes per read (the size of each pooled buffer, or of each
+    /// connection's own buffer with --recv owned)
     #[arg(long, value_name = "BYTES", default_value = "16384", value_parser = cli::count(64 << 20))]
     buf: usize,
+    /// Where reads land: the loop's pooled buffers (an idle connection holds
+    /// none), or a buffer per connection
+    #[arg(long, value_name = "pooled|owned", default_value = "pooled", value_parser = ["pooled", "owned"])]
+    recv: String,
+    /// Pooled receive buffers per loop (a power of two, at most 32768)
+    #[arg(long, value_name = "N", default_value = "1024", value_parser = cli::count(32_768))]
+    buffers: usize,
 }
 
 fn main() {
@@ -60,6 +68,8 @@ fn main() {
         max_conns,
         grace,
         buf,
+        recv,
+        buffers,
     } = cli::parse();
     if addr.port() == 0 {
         // Every loop must bind the same port: pick one first.
@@ -75,9 +85,12 @@ fn main() {
         max_conns_per_loop: max_conns.div_ceil(threads),
         grace,
         buf,
+        pooled: recv == "pooled",
     };
 
-    let rt = shutdown::build_runtime("echo", backend, threads);
+    let rt = shutdown::build_runtime_with("echo", backend, threads, |b| {
+        b.recv_buffers(buffers as u16, buf as u32);
+    });
     let announce = format!(
         "echo: listening on {addr} with {threads} loop(s) on {} ({} conns per loop at most)",
         rt.backend(),

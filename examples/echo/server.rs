@@ -19,7 +19,12 @@ pub struct Config {
     pub addr: SocketAddr,
     pub max_conns_per_loop: usize,
     pub grace: Duration,
+    /// Bytes per read: the size of the loop's pooled buffers, or of each
+    /// connection's own buffer.
     pub buf: usize,
+    /// Receive into the loop's pooled buffers (an idle connection holds
+    /// none) rather than into a buffer each connection owns.
+    pub pooled: bool,
 }
 
 /// What one loop did.
@@ -107,7 +112,11 @@ pub async fn serve(
         conns.live.set(conns.live.get() + 1);
         let (c, st) = (conns.clone(), stats.clone());
         drop(ringloop::spawn(async move {
-            let r = echo(&stream, cfg.buf, &st).await;
+            let r = if cfg.pooled {
+                echo_pooled(&stream, &st).await
+            } else {
+                echo(&stream, cfg.buf, &st).await
+            };
             if r.is_err() {
                 st.borrow_mut().conn_errors += 1;
             }
@@ -127,8 +136,26 @@ pub async fn serve(
     Ok(s)
 }
 
+/// Echoes with pooled receives: a buffer is taken only when bytes arrive
+/// and goes back once they are written out. One receive at a time, after
+/// the previous echo was written: a client that does not read its echo
+/// stops the server reading from it (TCP backpressure), and holds one
+/// buffer at most.
+async fn echo_pooled(stream: &TcpStream, stats: &RefCell<LoopStats>) -> std::io::Result<()> {
+    while let Some(buf) = stream.recv_pooled().await? {
+        let n = buf.len();
+        let (r, buf) = stream.write_all(buf).await;
+        drop(buf);
+        r?;
+        stats.borrow_mut().bytes += n as u64;
+    }
+    Ok(())
+}
+
+/// Echoes through a buffer the connection owns (its pages touched only as
+/// far as reads fill it).
 async fn echo(stream: &TcpStream, size: usize, stats: &RefCell<LoopStats>) -> std::io::Result<()> {
-    let mut buf = vec![0u8; size];
+    let mut buf = Vec::with_capacity(size);
     loop {
         buf.clear();
         let (r, b) = stream.read(buf).await;

@@ -91,14 +91,23 @@ pub async fn or_stop<F: Future>(fut: F) -> Option<F::Output> {
 /// Builds a runtime with `backend` and `threads` loops (exits with a
 /// message if it cannot start) and says on stderr when io_uring fell back.
 pub fn build_runtime(name: &str, backend: ringloop::Backend, threads: usize) -> ringloop::Runtime {
-    let rt = ringloop::Builder::new()
-        .backend(backend)
-        .threads(threads)
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("{name}: cannot start the runtime: {e}");
-            std::process::exit(1)
-        });
+    build_runtime_with(name, backend, threads, |_| {})
+}
+
+/// As [`build_runtime`], with more settings from `configure`.
+pub fn build_runtime_with(
+    name: &str,
+    backend: ringloop::Backend,
+    threads: usize,
+    configure: impl FnOnce(&mut ringloop::Builder),
+) -> ringloop::Runtime {
+    let mut b = ringloop::Builder::new();
+    b.backend(backend).threads(threads);
+    configure(&mut b);
+    let rt = b.build().unwrap_or_else(|e| {
+        eprintln!("{name}: cannot start the runtime: {e}");
+        std::process::exit(1)
+    });
     if let Some(why) = rt.fallback_reason() {
         eprintln!("{name}: io_uring unavailable ({why}); using epoll");
     }

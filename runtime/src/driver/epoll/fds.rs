@@ -21,10 +21,48 @@ use std::task::{Context, Poll, Waker};
 use crate::driver::opcode::Interest;
 use crate::metrics::Counter;
 
+/// The wakers parked on one direction of an fd: usually none or one task,
+/// kept inline (no allocation per idle connection); more spill to a Vec.
+#[derive(Default)]
+enum Waiters {
+    #[default]
+    None,
+    One(Waker),
+    Many(Vec<Waker>),
+}
+
+impl Waiters {
+    fn park(&mut self, w: &Waker) {
+        match self {
+            Waiters::None => *self = Waiters::One(w.clone()),
+            Waiters::One(o) if o.will_wake(w) => {}
+            Waiters::One(_) => {
+                let Waiters::One(o) = std::mem::take(self) else {
+                    unreachable!("matched just above")
+                };
+                *self = Waiters::Many(vec![o, w.clone()]);
+            }
+            Waiters::Many(v) => {
+                if !v.iter().any(|x| x.will_wake(w)) {
+                    v.push(w.clone());
+                }
+            }
+        }
+    }
+
+    fn wake_into(&mut self, out: &mut Vec<Waker>) {
+        match std::mem::take(self) {
+            Waiters::None => {}
+            Waiters::One(w) => out.push(w),
+            Waiters::Many(mut v) => out.append(&mut v),
+        }
+    }
+}
+
 #[derive(Default)]
 struct FdState {
-    readers: Vec<Waker>,
-    writers: Vec<Waker>,
+    readers: Waiters,
+    writers: Waiters,
 }
 
 /// The readiness table.
@@ -56,12 +94,9 @@ impl Fds {
                 e.insert(FdState::default())
             }
         };
-        let waiters = match interest {
-            Interest::Readable => &mut st.readers,
-            Interest::Writable => &mut st.writers,
-        };
-        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            waiters.push(cx.waker().clone());
+        match interest {
+            Interest::Readable => st.readers.park(cx.waker()),
+            Interest::Writable => st.writers.park(cx.waker()),
         }
         Poll::Pending
     }
@@ -73,10 +108,10 @@ impl Fds {
         };
         let err = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
         if err || events & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI) as u32 != 0 {
-            wake.append(&mut st.readers);
+            st.readers.wake_into(wake);
         }
         if err || events & libc::EPOLLOUT as u32 != 0 {
-            wake.append(&mut st.writers);
+            st.writers.wake_into(wake);
         }
     }
 
@@ -87,8 +122,8 @@ impl Fds {
             // SAFETY: plain syscall on fds we were given; a stale fd yields
             // an error we ignore (the kernel drops registrations on close).
             unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
-            wake.append(&mut st.readers);
-            wake.append(&mut st.writers);
+            st.readers.wake_into(wake);
+            st.writers.wake_into(wake);
         }
     }
 }
