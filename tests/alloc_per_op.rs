@@ -136,3 +136,40 @@ each_backend!(file_reads_at, |b: Backend| {
     });
     std::fs::remove_file(&path).unwrap();
 });
+
+each_backend!(spawn_join_allocates_once_per_task, |b: Backend| {
+    let _one = util::serial();
+    let rt = util::rt(b);
+    rt.block_on(async {
+        for i in 0..1000u64 {
+            assert_eq!(ringloop::spawn(async move { i }).await.unwrap(), i);
+        }
+        let (allocs, sum) = count(async {
+            let mut sum = 0;
+            for i in 0..N {
+                sum += ringloop::spawn(async move { i }).await.unwrap();
+            }
+            sum
+        })
+        .await;
+        assert_eq!(sum, N * (N - 1) / 2);
+        eprintln!("{b}: {allocs} allocations for {N} spawn + join");
+        // The task cell: header, join state and future in one allocation.
+        assert_eq!(allocs, N, "a spawn allocates more than its task cell");
+        // Switching between tasks allocates nothing.
+        let other = ringloop::spawn(async {
+            for _ in 0..N {
+                ringloop::yield_now().await;
+            }
+        });
+        let (allocs, _) = count(async {
+            for _ in 0..N {
+                ringloop::yield_now().await;
+            }
+        })
+        .await;
+        other.await.unwrap();
+        eprintln!("{b}: {allocs} allocations for {N} yields beside another task");
+        assert_eq!(allocs, 0, "a task switch allocates");
+    });
+});

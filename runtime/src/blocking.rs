@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
-use crate::executor::{JoinError, JoinHandle, JoinInner};
+use crate::executor::{BlockingJoin, JoinError, JoinHandle};
 use crate::metrics::BlockingSnapshot;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -87,7 +87,7 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let join = JoinInner::new();
+        let join = BlockingJoin::new();
         let j = join.clone();
         let run = self.run(
             move || catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked),

@@ -6,7 +6,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::executor::shared::{Remote, Shared};
-use crate::executor::{JoinError, JoinHandle, JoinInner, TaskFuture};
+use crate::executor::{JoinHandle, TaskCell};
 use crate::metrics::MetricsSnapshot;
 use crate::{event_loop, Backend};
 
@@ -93,31 +93,34 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let at = Location::caller();
-        let join = JoinInner::new();
-        let guard = CancelOnDrop(Some(join.clone()));
+        // The cell is allocated here (the handle needs it now); its future
+        // is made and installed on the loop's thread.
+        let cell = TaskCell::<F>::empty(self.shared.clone(), at);
+        let guard = CancelOnDrop(Some(cell.clone()));
         let job = move || {
             let mut guard = guard;
-            let Some(join) = guard.0.take() else { return };
+            // `make` may panic: the guard still reports the cancellation.
             let fut = make();
-            let task = TaskFuture::new(fut, join.clone());
+            let Some(cell) = guard.0.take() else { return };
             // Runs from the loop's remote drain, with the loop current.
             event_loop::with(|cx| {
                 cx.metrics.tasks_spawned.inc();
-                cx.exec.spawn_task(&cx.shared, task, &join, at)
+                cell.install(fut);
+                cx.exec.insert(cell);
             });
         };
         self.shared.push_remote(Remote::Spawn(Box::new(job)));
-        JoinHandle::new(join)
+        JoinHandle::new(cell)
     }
 }
 
-/// Completes the join state as cancelled if the spawn never ran.
-struct CancelOnDrop<T>(Option<Arc<JoinInner<T>>>);
+/// Completes the task as cancelled if the spawn never ran.
+struct CancelOnDrop<F: Future + 'static>(Option<Arc<TaskCell<F>>>);
 
-impl<T> Drop for CancelOnDrop<T> {
+impl<F: Future + 'static> Drop for CancelOnDrop<F> {
     fn drop(&mut self) {
-        if let Some(j) = self.0.take() {
-            j.complete(Err(JoinError::cancelled()));
+        if let Some(cell) = self.0.take() {
+            cell.cancel_unstarted();
         }
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::health::poll_timed;
 use super::LoopCtx;
 use crate::driver::Finished;
-use crate::executor::{Header, MAIN_KEY};
+use crate::executor::{MainTask, Task, TaskRef, MAIN_KEY};
 
 /// Task polls per loop turn before I/O and timers are checked again.
 pub(crate) const TASKS_PER_TURN: usize = 128;
@@ -27,11 +27,13 @@ pub(crate) const TASKS_PER_TURN: usize = 128;
 /// Runs `fut` to completion on the loop `lc`, which is current.
 #[track_caller]
 pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
-    let main = Header::new(MAIN_KEY, lc.shared.clone(), Location::caller());
+    let main = MainTask::new(lc.shared.clone(), Location::caller());
     let waker = Waker::from(main.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
     lc.clock();
+    main.header().scheduled.store(true, Ordering::Release);
+    let main: TaskRef = main;
     lc.exec.push(main.clone());
     let mut wakes = Vec::new();
     let mut drops = Vec::new();
@@ -42,12 +44,13 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
             .remote_wakes
             .add(lc.exec.drain_remote(&lc.shared));
         for _ in 0..TASKS_PER_TURN {
-            let Some(h) = lc.exec.pop() else {
+            let Some(t) = lc.exec.pop() else {
                 break;
             };
-            if h.key != MAIN_KEY {
-                poll_task(lc, h);
-            } else if Arc::ptr_eq(&h, &main) {
+            let h = t.header();
+            if h.key() != MAIN_KEY {
+                poll_task(lc, t);
+            } else if Arc::ptr_eq(&t, &main) {
                 h.scheduled.store(false, Ordering::Release);
                 let queued_at = h.scheduled_at.load(Ordering::Relaxed);
                 let at = h.spawned_at;
@@ -92,26 +95,19 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
 }
 
 /// Polls one queued task, if it still exists.
-fn poll_task(lc: &LoopCtx, h: Arc<Header>) {
-    let Some(mut fut) = lc.exec.take(&h) else {
+fn poll_task(lc: &LoopCtx, t: TaskRef) {
+    let h = t.header();
+    if h.is_done() {
+        // A wake that outlived its task.
         return;
-    };
-    let key = h.key;
+    }
+    let key = h.key();
     h.scheduled.store(false, Ordering::Release);
     let at = h.spawned_at;
     let queued_at = h.scheduled_at.load(Ordering::Relaxed);
-    let waker = Waker::from(h);
-    let done = poll_timed(lc, at, queued_at, || {
-        fut.as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready()
-    });
-    if done {
+    if poll_timed(lc, at, queued_at, || t.poll()) {
         lc.metrics.tasks_completed.inc();
         lc.exec.finish(key);
-        drop(fut);
-    } else {
-        lc.exec.put_back(key, fut);
     }
 }
 

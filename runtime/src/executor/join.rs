@@ -1,157 +1,212 @@
-//! [`JoinHandle`] and [`JoinError`]: the output side of a task or a
-//! blocking job.
+//! [`JoinHandle`]: the output side of a task or a blocking job, and the
+//! lock-free join state both share with it.
+//!
+//! The join state lives inside the task's own allocation (a task is one
+//! allocation, see [`task`](super::task)), or alone for a blocking job. It is
+//! three fields and a state word:
+//!
+//! - `CLAIMED`: a completer has taken the right to write the output (the
+//!   first call to `complete` wins: a blocking job's result and an abort
+//!   race, the rest is dropped);
+//! - `COMPLETE`: the output is written; from then on only the handle reads
+//!   it;
+//! - `JOIN_WAKER`: the join waker is written and owned, read-only, by the
+//!   completing side; the handle writes it only while the bit is clear (it
+//!   clears the bit with a CAS that fails once `COMPLETE` is set);
+//! - `DETACHED`: the handle is gone; whoever sees the other side's bit
+//!   drops the output, on its own thread (a `!Send` output of a local task
+//!   never crosses threads: its handle is `!Send`);
+//! - `ABORTED`: the handle asked the task to stop.
+//!
+//! No lock, no condition variable: a spawn + join on one loop is a handful
+//! of uncontended atomic operations.
 
-use std::any::Any;
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
-use std::io;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-/// Why a task produced no output.
-pub struct JoinError {
-    kind: Kind,
-}
+pub use super::join_error::JoinError;
 
-enum Kind {
-    Cancelled,
-    Panicked(Box<dyn Any + Send>),
-    Rejected(String),
-}
-
-impl JoinError {
-    pub(crate) fn cancelled() -> Self {
-        JoinError {
-            kind: Kind::Cancelled,
-        }
-    }
-    pub(crate) fn panicked(p: Box<dyn Any + Send>) -> Self {
-        JoinError {
-            kind: Kind::Panicked(p),
-        }
-    }
-    pub(crate) fn rejected(why: String) -> Self {
-        JoinError {
-            kind: Kind::Rejected(why),
-        }
-    }
-
-    /// The task was aborted, or its runtime shut down before it finished.
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self.kind, Kind::Cancelled)
-    }
-
-    /// The task panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self.kind, Kind::Panicked(_))
-    }
-
-    /// The blocking pool refused the job (queue full or shut down).
-    pub fn is_rejected(&self) -> bool {
-        matches!(self.kind, Kind::Rejected(_))
-    }
-
-    /// The panic payload, to resume it with `std::panic::resume_unwind`.
-    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
-        match self.kind {
-            Kind::Panicked(p) => Ok(p),
-            kind => Err(JoinError { kind }),
-        }
-    }
-}
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            Kind::Cancelled => f.write_str("task was cancelled"),
-            Kind::Panicked(p) => {
-                let msg = p
-                    .downcast_ref::<&str>()
-                    .copied()
-                    .or_else(|| p.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("non-string payload");
-                write!(f, "task panicked: {msg}")
-            }
-            Kind::Rejected(why) => write!(f, "blocking job rejected: {why}"),
-        }
-    }
-}
-
-impl fmt::Debug for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "JoinError({self})")
-    }
-}
-
-impl std::error::Error for JoinError {}
-
-impl From<JoinError> for io::Error {
-    fn from(e: JoinError) -> io::Error {
-        let kind = if e.is_rejected() {
-            io::ErrorKind::WouldBlock
-        } else {
-            io::ErrorKind::Other
-        };
-        io::Error::new(kind, e.to_string())
-    }
-}
-
-struct State<T> {
-    output: Option<Result<T, JoinError>>,
-    finished: bool,
-    aborted: bool,
-    join_waker: Option<Waker>,
-    task_waker: Option<Waker>,
-}
+const CLAIMED: usize = 1;
+const COMPLETE: usize = 2;
+const JOIN_WAKER: usize = 4;
+const DETACHED: usize = 8;
+const ABORTED: usize = 16;
 
 /// The state a task (or blocking job) shares with its [`JoinHandle`].
-pub(crate) struct JoinInner<T> {
-    state: Mutex<State<T>>,
+pub(crate) struct JoinState<T> {
+    state: AtomicUsize,
+    /// Written once by the completer before `COMPLETE`; then the handle's.
+    output: UnsafeCell<Option<Result<T, JoinError>>>,
+    /// Written by the handle while `JOIN_WAKER` is clear; read by the
+    /// completer when it sets `COMPLETE` with `JOIN_WAKER` set.
+    waker: UnsafeCell<Option<Waker>>,
 }
 
-impl<T> JoinInner<T> {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(JoinInner {
-            state: Mutex::new(State {
-                output: None,
-                finished: false,
-                aborted: false,
-                join_waker: None,
-                task_waker: None,
-            }),
-        })
-    }
+// SAFETY: the fields behind `UnsafeCell` are handed between threads by the
+// state word's protocol (module docs): each is written by one side at a
+// time, with Release/Acquire on the bit that hands it over. `T` moves from
+// the completing thread to the handle's, hence `T: Send`.
+unsafe impl<T: Send> Send for JoinState<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for JoinState<T> {}
 
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // A panic never happens while the lock is held (no user code runs
-        // under it), but do not propagate poison if it ever did.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sets the waker that `abort` wakes so the task sees the flag.
-    pub(crate) fn set_task_waker(&self, w: Waker) {
-        self.lock().task_waker = Some(w);
+impl<T> JoinState<T> {
+    pub(crate) fn new() -> Self {
+        JoinState {
+            state: AtomicUsize::new(0),
+            output: UnsafeCell::new(None),
+            waker: UnsafeCell::new(None),
+        }
     }
 
     pub(crate) fn is_aborted(&self) -> bool {
-        self.lock().aborted
+        self.state.load(Ordering::Acquire) & ABORTED != 0
     }
 
-    /// Stores the output (first call wins) and wakes the joiner.
+    /// Sets `ABORTED`; `false` when the output is already there.
+    pub(crate) fn set_aborted(&self) -> bool {
+        self.state.fetch_or(ABORTED, Ordering::AcqRel) & COMPLETE == 0
+    }
+
+    fn is_complete(&self) -> bool {
+        self.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    /// Stores the output (the first call wins; later ones drop theirs) and
+    /// wakes the joiner. A detached handle's output is dropped here.
     pub(crate) fn complete(&self, out: Result<T, JoinError>) {
-        let waker = {
-            let mut st = self.lock();
-            if st.finished {
-                return;
+        let prev = self.state.fetch_or(CLAIMED, Ordering::AcqRel);
+        if prev & CLAIMED != 0 || prev & DETACHED != 0 {
+            return;
+        }
+        // SAFETY: `CLAIMED` makes us the only writer, and the handle reads
+        // `output` only after it sees `COMPLETE`, set below.
+        unsafe { *self.output.get() = Some(out) };
+        let prev = self.state.fetch_or(COMPLETE, Ordering::AcqRel);
+        if prev & DETACHED != 0 {
+            // The handle went between our two steps and saw no `COMPLETE`:
+            // the output is ours to drop.
+            // SAFETY: the handle is gone; nobody else reads `output`.
+            drop(unsafe { (*self.output.get()).take() });
+            return;
+        }
+        if prev & JOIN_WAKER != 0 {
+            // SAFETY: with `JOIN_WAKER` set the handle does not write the
+            // waker, and after `COMPLETE` it never will: shared read only.
+            if let Some(w) = unsafe { &*self.waker.get() } {
+                w.wake_by_ref();
             }
-            st.finished = true;
-            st.output = Some(out);
-            st.task_waker = None;
-            st.join_waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
+        }
+    }
+
+    /// The handle's side: the output once it is there. Only the handle
+    /// calls this (one handle per state).
+    fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        let mut cur = self.state.load(Ordering::Acquire);
+        if cur & COMPLETE == 0 {
+            if cur & JOIN_WAKER != 0 {
+                // SAFETY: the completer only reads the waker: a shared
+                // read here is fine.
+                let same = unsafe { &*self.waker.get() }
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()));
+                if same {
+                    return Poll::Pending;
+                }
+                // Take the waker back to replace it (fails once complete).
+                match self.update_unless_complete(cur, |s| s & !JOIN_WAKER) {
+                    Ok(s) => cur = s,
+                    Err(_) => return Poll::Ready(self.take_output()),
+                }
+            }
+            // SAFETY: `JOIN_WAKER` is clear: the waker is ours to write.
+            unsafe { *self.waker.get() = Some(cx.waker().clone()) };
+            if self.update_unless_complete(cur, |s| s | JOIN_WAKER).is_ok() {
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(self.take_output())
+    }
+
+    /// CAS loop: applies `f` unless `COMPLETE` is set (then `Err`).
+    fn update_unless_complete(
+        &self,
+        mut cur: usize,
+        f: impl Fn(usize) -> usize,
+    ) -> Result<usize, usize> {
+        loop {
+            if cur & COMPLETE != 0 {
+                return Err(cur);
+            }
+            let next = f(cur);
+            match self
+                .state
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(next),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    fn take_output(&self) -> Result<T, JoinError> {
+        // SAFETY: `COMPLETE` was observed with Acquire: the completer's
+        // write happened before and it no longer touches `output`; only the
+        // handle (us) reads it.
+        let out = unsafe { (*self.output.get()).take() };
+        out.expect("ringloop: JoinHandle polled after it returned its output")
+    }
+
+    /// The handle is dropped: the output (if it is there) is dropped now,
+    /// on the handle's thread; otherwise the completer drops it.
+    fn detach(&self) {
+        let prev = self.state.fetch_or(DETACHED, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            // SAFETY: complete: the output is the handle's alone.
+            drop(unsafe { (*self.output.get()).take() });
+        }
+    }
+}
+
+/// What a [`JoinHandle`] reaches: the join state and how to abort.
+pub(crate) trait Join<T>: Send + Sync {
+    fn state(&self) -> &JoinState<T>;
+    /// Asks the work to stop (a task at its next poll; a blocking job's
+    /// output is discarded and the handle resolves at once).
+    fn abort(self: Arc<Self>);
+}
+
+/// The join state of a blocking job (the job runs on a pool thread; there
+/// is nothing to poll, so abort resolves the handle at once).
+pub(crate) struct BlockingJoin<T> {
+    state: JoinState<T>,
+}
+
+impl<T: Send> BlockingJoin<T> {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(BlockingJoin {
+            state: JoinState::new(),
+        })
+    }
+
+    pub(crate) fn complete(&self, out: Result<T, JoinError>) {
+        self.state.complete(out);
+    }
+}
+
+impl<T: Send> Join<T> for BlockingJoin<T> {
+    fn state(&self) -> &JoinState<T> {
+        &self.state
+    }
+    fn abort(self: Arc<Self>) {
+        if self.state.set_aborted() {
+            self.state.complete(Err(JoinError::cancelled()));
         }
     }
 }
@@ -162,12 +217,26 @@ impl<T> JoinInner<T> {
 /// aborted, or never ran (runtime shut down, blocking queue full). Dropping
 /// the handle detaches the task: it runs on, and its output is dropped.
 pub struct JoinHandle<T> {
-    inner: Arc<JoinInner<T>>,
+    inner: Arc<dyn Join<T>>,
+    /// A handle is `Send` only for a `Send` output (a local task's `!Send`
+    /// output must stay on its thread); see the impls below.
+    _not_send: PhantomData<*const ()>,
 }
 
+// SAFETY: the handle reaches only the join state (thread-safe by its
+// protocol) and `Join::abort` (wakes its task through its thread-safe
+// header); the output moves to the handle's thread, hence `T: Send`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` exposes only `is_finished` and `abort`, which touch
+// atomics and the task's header.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(inner: Arc<JoinInner<T>>) -> Self {
-        JoinHandle { inner }
+    pub(crate) fn new(inner: Arc<dyn Join<T>>) -> Self {
+        JoinHandle {
+            inner,
+            _not_send: PhantomData,
+        }
     }
 
     /// Asks the task to stop: at its next scheduling it is dropped without
@@ -176,24 +245,12 @@ impl<T> JoinHandle<T> {
     /// blocking job cannot be interrupted: it runs to its end, but its
     /// output is discarded.
     pub fn abort(&self) {
-        let waker = {
-            let mut st = self.inner.lock();
-            if st.finished {
-                return;
-            }
-            st.aborted = true;
-            st.task_waker.clone()
-        };
-        match waker {
-            Some(w) => w.wake(),
-            // A blocking job: nothing to poll; report cancelled now.
-            None => self.inner.complete(Err(JoinError::cancelled())),
-        }
+        self.inner.clone().abort();
     }
 
     /// Whether the task has finished (output, panic or cancellation).
     pub fn is_finished(&self) -> bool {
-        self.inner.lock().finished
+        self.inner.state().is_complete()
     }
 }
 
@@ -201,19 +258,13 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut st = self.inner.lock();
-        if let Some(out) = st.output.take() {
-            return Poll::Ready(out);
-        }
-        assert!(
-            !st.finished,
-            "ringloop: JoinHandle polled after it returned its output"
-        );
-        match &st.join_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => st.join_waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        self.inner.state().poll_output(cx)
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.inner.state().detach();
     }
 }
 
@@ -222,5 +273,130 @@ impl<T> fmt::Debug for JoinHandle<T> {
         f.debug_struct("JoinHandle")
             .field("finished", &self.is_finished())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The join protocol without a loop: completion before and after the
+    //! first poll, a replaced waker, detach on either side of completion,
+    //! first completion wins.
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct CountWake(AtomicUsize);
+    impl Wake for CountWake {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counter() -> (Arc<CountWake>, Waker) {
+        let c = Arc::new(CountWake(AtomicUsize::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    /// A drop-counting output.
+    struct Out(Arc<AtomicUsize>);
+    impl Drop for Out {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn completion_after_the_first_poll_wakes_the_joiner_once() {
+        let j = BlockingJoin::<u32>::new();
+        let mut h = JoinHandle::new(j.clone());
+        let (c, w) = counter();
+        let mut cx = Context::from_waker(&w);
+        assert!(Pin::new(&mut h).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut h).poll(&mut cx).is_pending(), "same waker");
+        j.complete(Ok(7));
+        j.complete(Ok(8));
+        assert_eq!(c.0.load(Ordering::SeqCst), 1);
+        assert!(h.is_finished());
+        match Pin::new(&mut h).poll(&mut cx) {
+            Poll::Ready(Ok(7)) => {}
+            other => panic!("first completion wins, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_replaced_waker_is_the_one_woken() {
+        let j = BlockingJoin::<u32>::new();
+        let mut h = JoinHandle::new(j.clone());
+        let (c1, w1) = counter();
+        let (c2, w2) = counter();
+        assert!(Pin::new(&mut h)
+            .poll(&mut Context::from_waker(&w1))
+            .is_pending());
+        assert!(Pin::new(&mut h)
+            .poll(&mut Context::from_waker(&w2))
+            .is_pending());
+        j.complete(Ok(1));
+        assert_eq!(c1.0.load(Ordering::SeqCst), 0);
+        assert_eq!(c2.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_detached_output_is_dropped_exactly_once_either_way() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        // Completed before the handle goes: the handle drops it.
+        let j = BlockingJoin::<Out>::new();
+        let h = JoinHandle::new(j.clone());
+        j.complete(Ok(Out(drops.clone())));
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        drop(h);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        // Handle gone first: the completer drops it.
+        let j = BlockingJoin::<Out>::new();
+        drop(JoinHandle::new(j.clone()));
+        j.complete(Ok(Out(drops.clone())));
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        drop(j);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn abort_resolves_a_blocking_handle_and_loses_the_late_result() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let j = BlockingJoin::<Out>::new();
+        let mut h = JoinHandle::new(j.clone());
+        h.abort();
+        j.complete(Ok(Out(drops.clone())));
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "late result dropped");
+        let (_c, w) = counter();
+        match Pin::new(&mut h).poll(&mut Context::from_waker(&w)) {
+            Poll::Ready(Err(e)) => assert!(e.is_cancelled()),
+            _ => panic!("abort must resolve the handle"),
+        }
+    }
+
+    #[test]
+    fn completion_racing_the_joiner_from_another_thread_is_never_lost() {
+        for _ in 0..2000 {
+            let j = BlockingJoin::<u32>::new();
+            let mut h = JoinHandle::new(j.clone());
+            let t = std::thread::spawn(move || j.complete(Ok(3)));
+            let (c, w) = counter();
+            let mut cx = Context::from_waker(&w);
+            let first = Pin::new(&mut h).poll(&mut cx);
+            t.join().unwrap();
+            let got = match first {
+                Poll::Ready(v) => v.unwrap(),
+                Poll::Pending => {
+                    // The completion came after our Pending: it must have
+                    // woken us, and the output must be there.
+                    assert_eq!(c.0.load(Ordering::SeqCst), 1, "lost wake");
+                    match Pin::new(&mut h).poll(&mut cx) {
+                        Poll::Ready(v) => v.unwrap(),
+                        Poll::Pending => panic!("woken but not complete"),
+                    }
+                }
+            };
+            assert_eq!(got, 3);
+        }
     }
 }

@@ -15,6 +15,7 @@
 
 pub(crate) mod coop;
 mod join;
+mod join_error;
 pub(crate) mod shared;
 mod task;
 mod yield_now;
@@ -23,7 +24,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -31,31 +31,25 @@ use std::task::Waker;
 
 use slab::Slab;
 
-pub(crate) use join::JoinInner;
+pub(crate) use join::BlockingJoin;
 pub use join::{JoinError, JoinHandle};
-pub(crate) use task::{Header, TaskFuture};
+pub(crate) use task::{MainTask, Task, TaskCell};
 pub use yield_now::yield_now;
 
 use shared::{Remote, Shared};
 
-/// A task's future, boxed once at spawn.
-pub(crate) type BoxTask = Pin<Box<dyn Future<Output = ()>>>;
-
 /// Key of the future passed to `block_on` (never a task-table key).
 pub(crate) const MAIN_KEY: usize = usize::MAX;
 
-struct TaskSlot {
-    header: Arc<Header>,
-    /// `None` while the task is being polled.
-    fut: Option<BoxTask>,
-}
+/// A queued or tabled task.
+pub(crate) type TaskRef = Arc<dyn Task>;
 
 /// The run queue, shared (`Rc`) with the thread-local same-thread wakes
 /// push to.
 pub(crate) struct RunQueue {
     /// The loop this queue belongs to (its `Shared::id`).
     id: usize,
-    queue: RefCell<VecDeque<Arc<Header>>>,
+    queue: RefCell<VecDeque<TaskRef>>,
     /// The loop's clock reading (ticks) when it last looked: the time a
     /// task is queued, for the loop-lag histogram.
     now: Cell<u64>,
@@ -65,19 +59,25 @@ thread_local! {
     static LOCAL: RefCell<Option<Rc<RunQueue>>> = const { RefCell::new(None) };
 }
 
-/// Pushes `h` to the run queue of the loop running on this thread if it is
-/// the loop `id`; `false` otherwise (the caller queues it remotely).
-pub(crate) fn push_local(id: usize, h: &Arc<Header>) -> bool {
-    LOCAL
-        .try_with(|l| match &*l.borrow() {
-            Some(q) if q.id == id => {
-                h.scheduled_at.store(q.now.get(), Ordering::Relaxed);
-                q.queue.borrow_mut().push_back(h.clone());
-                true
+/// Pushes `t` to the run queue of the loop running on this thread if it is
+/// the loop `id`; gives it back otherwise (the caller queues it remotely).
+pub(crate) fn push_local(id: usize, t: TaskRef) -> Result<(), TaskRef> {
+    let mut t = Some(t);
+    let _ = LOCAL.try_with(|l| {
+        if let Some(q) = &*l.borrow() {
+            if q.id == id {
+                let t = t.take().expect("taken once");
+                t.header()
+                    .scheduled_at
+                    .store(q.now.get(), Ordering::Relaxed);
+                q.queue.borrow_mut().push_back(t);
             }
-            _ => false,
-        })
-        .unwrap_or(false)
+        }
+    });
+    match t {
+        None => Ok(()),
+        Some(t) => Err(t),
+    }
 }
 
 /// While alive, same-thread wakes go to this executor's run queue.
@@ -93,7 +93,8 @@ impl Drop for Entered {
 }
 
 pub(crate) struct Executor {
-    tasks: RefCell<Slab<TaskSlot>>,
+    /// Every live task (one reference each): what shutdown drops.
+    tasks: RefCell<Slab<TaskRef>>,
     run: Rc<RunQueue>,
     remote: RefCell<VecDeque<Remote>>,
     /// Woken when the last task finishes (graceful shutdown waits on it).
@@ -132,12 +133,12 @@ impl Executor {
         self.run.now.set(ticks);
     }
 
-    pub(crate) fn push(&self, h: Arc<Header>) {
-        h.scheduled_at.store(self.now(), Ordering::Relaxed);
-        self.run.queue.borrow_mut().push_back(h);
+    pub(crate) fn push(&self, t: TaskRef) {
+        t.header().scheduled_at.store(self.now(), Ordering::Relaxed);
+        self.run.queue.borrow_mut().push_back(t);
     }
 
-    pub(crate) fn pop(&self) -> Option<Arc<Header>> {
+    pub(crate) fn pop(&self) -> Option<TaskRef> {
         self.run.queue.borrow_mut().pop_front()
     }
 
@@ -154,7 +155,8 @@ impl Executor {
         *self.idle.borrow_mut() = Some(w.clone());
     }
 
-    /// Spawns `fut`, owned by the loop `owner`.
+    /// Spawns `fut`, owned by the loop `owner`: one allocation (the task
+    /// cell), which the handle shares.
     pub(crate) fn spawn<F>(
         &self,
         owner: &Arc<Shared>,
@@ -164,54 +166,26 @@ impl Executor {
     where
         F: Future + 'static,
     {
-        let join = JoinInner::new();
-        self.spawn_task(owner, TaskFuture::new(fut, join.clone()), &join, at);
-        JoinHandle::new(join)
+        let cell = TaskCell::new(fut, owner.clone(), at);
+        self.insert(cell.clone());
+        JoinHandle::new(cell)
     }
 
-    /// Inserts a ready-made task whose join state is `join`, and queues it.
-    pub(crate) fn spawn_task<F: Future + 'static>(
-        &self,
-        owner: &Arc<Shared>,
-        task: TaskFuture<F>,
-        join: &JoinInner<F::Output>,
-        at: &'static Location<'static>,
-    ) {
-        let header = {
+    /// Adds a task whose future is installed to the table and queues it.
+    pub(crate) fn insert(&self, t: TaskRef) {
+        {
             let mut tasks = self.tasks.borrow_mut();
             let entry = tasks.vacant_entry();
-            let header = Header::new(entry.key(), owner.clone(), at);
-            entry.insert(TaskSlot {
-                header: header.clone(),
-                fut: Some(Box::pin(task)),
-            });
-            header
-        };
-        join.set_task_waker(Waker::from(header.clone()));
-        self.push(header);
-    }
-
-    /// Takes the future of the queued task `h` out of its slot to poll it;
-    /// `None` when the task is gone (a stale wake).
-    pub(crate) fn take(&self, h: &Arc<Header>) -> Option<BoxTask> {
-        let mut tasks = self.tasks.borrow_mut();
-        match tasks.get_mut(h.key) {
-            Some(slot) if Arc::ptr_eq(&slot.header, h) => slot.fut.take(),
-            _ => None,
+            t.header().set_key(entry.key());
+            entry.insert(t.clone());
         }
+        t.header().scheduled.store(true, Ordering::Release);
+        self.push(t);
     }
 
-    /// The task `key` returned `Pending`: its future goes back to its slot.
-    pub(crate) fn put_back(&self, key: usize, fut: BoxTask) {
-        if let Some(slot) = self.tasks.borrow_mut().get_mut(key) {
-            slot.fut = Some(fut);
-        }
-    }
-
-    /// The task `key` finished: its slot goes (its future is dropped by the
-    /// caller after this returns).
+    /// The task `key` finished: its slot goes.
     pub(crate) fn finish(&self, key: usize) {
-        let slot = self.tasks.borrow_mut().remove(key);
+        let slot = self.tasks.borrow_mut().try_remove(key);
         drop(slot);
         if self.tasks.borrow().is_empty() {
             let w = self.idle.borrow_mut().take();
@@ -240,25 +214,35 @@ impl Executor {
         wakes
     }
 
-    /// Drops every task (their operations are cancelled by their drops) and
-    /// everything queued; returns how many tasks were alive. Runs with the
-    /// loop current, before the driver drains. Destructors may spawn or
-    /// wake: repeat until nothing is left.
+    /// Drops every task's future (their operations are cancelled by their
+    /// drops) and everything queued; returns how many tasks were alive.
+    /// Runs with the loop current, before the driver drains. Destructors
+    /// may spawn or wake: repeat until nothing is left.
     pub(crate) fn shutdown(&self, shared: &Shared) -> usize {
         let mut remote = shared.close();
         let mut cancelled = 0;
         for _ in 0..16 {
-            let tasks: Vec<TaskSlot> = self.tasks.borrow_mut().drain().collect();
+            let tasks: Vec<TaskRef> = self.tasks.borrow_mut().drain().collect();
             let queued: Vec<_> = self.run.queue.borrow_mut().drain(..).collect();
             remote.append(&mut self.remote.borrow_mut());
             if tasks.is_empty() && queued.is_empty() && remote.is_empty() {
                 break;
             }
             cancelled += tasks.len();
+            tasks.iter().for_each(|t| t.drop_future());
             drop(tasks);
             drop(queued);
             remote.clear();
         }
         cancelled
+    }
+}
+
+impl Drop for Executor {
+    /// Futures are dropped on the loop's thread, whoever holds the last
+    /// reference to their cell (see `task`): drop any still here.
+    fn drop(&mut self) {
+        let tasks: Vec<TaskRef> = self.tasks.get_mut().drain().collect();
+        tasks.iter().for_each(|t| t.drop_future());
     }
 }

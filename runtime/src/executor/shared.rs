@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::task::Header;
+use super::TaskRef;
 use crate::metrics::LoopMetrics;
 
 /// Work handed to a loop from another thread.
 pub(crate) enum Remote {
     /// A task of this loop was woken elsewhere.
-    Wake(Arc<Header>),
+    Wake(TaskRef),
     /// Spawn a task (a `Send` future, or a factory of a `!Send` one).
     Spawn(Box<dyn FnOnce() + Send>),
 }
