@@ -10,9 +10,16 @@
 //! cargo build --release --example overhead
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/overhead --backend epoll --timing on
 //! ```
+//!
+//! `--what nops --batch 1000` runs `--n` NOPs started 1,000 at a time
+//! instead, and `--what raw-nops` the same NOPs on the same ring setup
+//! driven directly with the `io-uring` crate (no runtime): the difference
+//! of the two instruction totals is the runtime's cost per op.
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "../benches/support/raw_ring.rs"]
+mod raw_ring;
 
 use std::time::Duration;
 
@@ -34,11 +41,62 @@ struct Cli {
     /// Spawn+join rounds, each with one no-op operation
     #[arg(long, value_name = "N", default_value = "100000", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     n: u64,
+    /// What to run: spawn+join with a NOP per round, NOPs alone, or NOPs on a
+    /// raw ring without the runtime
+    #[arg(long, default_value = "spawn-nop", value_parser = ["spawn-nop", "nops", "raw-nops"])]
+    what: String,
+    /// NOPs started together (for --what nops|raw-nops)
+    #[arg(long, value_name = "B", default_value = "1", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    batch: u64,
+}
+
+/// Awaits `n` NOPs started together: the first pass submits them all, later
+/// passes go on from the first one not yet done (NOPs complete in order).
+async fn nops(n: usize) {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::Poll;
+    let mut ops: Vec<Op<Nop>> = (0..n).map(|_| Op::new(Nop)).collect();
+    let mut first = true;
+    let mut next = 0;
+    std::future::poll_fn(|cx| {
+        if first {
+            first = false;
+            for op in &mut ops[..] {
+                let _ = Pin::new(op).poll(cx);
+            }
+        }
+        while next < ops.len() {
+            match Pin::new(&mut ops[next]).poll(cx) {
+                Poll::Ready(r) => {
+                    r.expect("a NOP fails");
+                    next += 1;
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(())
+    })
+    .await
 }
 
 fn main() {
     let args: Cli = cli::parse();
     let (backend, n) = (args.backend, args.n);
+    if args.what == "raw-nops" {
+        let mut ring = raw_ring::RawRing::new(256).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(1)
+        });
+        let mut left = n;
+        while left > 0 {
+            let b = left.min(args.batch);
+            ring.nops(b as u32);
+            left -= b;
+        }
+        println!("raw ring: {n} nops in batches of {}", args.batch);
+        return;
+    }
     let timing = args.timing == "on";
     let rt = Builder::new()
         .backend(backend)
@@ -49,6 +107,23 @@ fn main() {
             eprintln!("error: {e}");
             std::process::exit(1)
         });
+    if args.what == "nops" {
+        let batch = args.batch;
+        rt.block_on(async move {
+            let mut left = n;
+            while left > 0 {
+                let b = left.min(batch);
+                nops(b as usize).await;
+                left -= b;
+            }
+        });
+        let m = rt.metrics();
+        println!(
+            "{backend} timing={timing}: {n} nops in batches of {batch}, {} polls, {} loop turns",
+            m.tasks_polled, m.loop_iterations
+        );
+        return;
+    }
     let sum = rt.block_on(async move {
         let mut sum = 0u64;
         for i in 0..n {

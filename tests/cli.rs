@@ -67,6 +67,8 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--backend", Some("uring")),
             ("--timing", Some("on")),
             ("--n", Some("100000")),
+            ("--what", Some("spawn-nop")),
+            ("--batch", Some("1")),
         ],
     ),
     #[cfg(feature = "macros")]
@@ -251,6 +253,7 @@ fn out_of_range_counts_are_errors() {
             "invalid value '0' for '--threads <N>'",
         ),
         ("overhead", &["--n", "0"], "invalid value '0' for '--n <N>'"),
+        ("overhead", &["--batch", "5000"], "invalid value '5000' for '--batch <B>'"),
     ];
     for (name, args, msg) in cases {
         refused(name, args, &[msg]);

@@ -62,6 +62,8 @@ pub(crate) struct UringDriver {
     probe: Probe,
     ext_arg: bool,
     flags: setup::SetupFlags,
+    /// How `io_uring_enter` reaches the ring (registered index, no iowait).
+    enter: setup::EnterTarget,
     wake_fd: RawFd,
     /// The armed eventfd read writes here; boxed so the address is stable.
     wake_buf: Box<u64>,
@@ -84,12 +86,14 @@ impl UringDriver {
     pub(crate) fn new(entries: u32, wake_fd: RawFd, metrics: Arc<LoopMetrics>) -> io::Result<Self> {
         let s = setup::setup(entries)?;
         let ext_arg = s.ring.params().is_feature_ext_arg();
+        let enter = setup::EnterTarget::new(&s.ring);
         let mut d = UringDriver {
             ring: s.ring,
             slots: Slots::default(),
             probe: s.probe,
             ext_arg,
             flags: s.flags,
+            enter,
             wake_fd,
             wake_buf: Box::new(0),
             wake_armed: false,
@@ -321,13 +325,16 @@ impl IoDriver for UringDriver {
 
     fn describe(&self) -> String {
         format!(
-            "io_uring sq={} cq={} single_issuer={} defer_taskrun={} coop_taskrun={} ext_arg={}",
+            "io_uring sq={} cq={} single_issuer={} defer_taskrun={} coop_taskrun={} ext_arg={} \
+             registered_ring={} no_iowait={}",
             self.ring.params().sq_entries(),
             self.ring.params().cq_entries(),
             self.flags.single_issuer,
             self.flags.defer_taskrun,
             self.flags.coop_taskrun,
-            self.ext_arg
+            self.ext_arg,
+            self.enter.registered,
+            self.enter.no_iowait,
         )
     }
 
@@ -403,5 +410,8 @@ impl Drop for UringDriver {
         }
         // The driver is going away: fds these close go straight to close(2).
         self.done.drain(..).for_each(Finished::finish);
+        // The thread's registered-ring slot goes back (the ring closes
+        // only when no table holds it).
+        self.enter.unregister(&self.ring);
     }
 }

@@ -16,6 +16,11 @@ const ENTER_GETEVENTS: u32 = 1 << 0;
 /// `IORING_ENTER_EXT_ARG` (uapi value, 5.11): the argument is a
 /// `io_uring_getevents_arg` carrying a timeout.
 const ENTER_EXT_ARG: u32 = 1 << 3;
+/// `IORING_ENTER_REGISTERED_RING` (uapi value, 5.18): the fd argument is an
+/// index in the thread's registered-ring table.
+const ENTER_REGISTERED_RING: u32 = 1 << 4;
+/// `IORING_ENTER_NO_IOWAIT` (uapi value, 6.15): the wait is not iowait.
+const ENTER_NO_IOWAIT: u32 = 1 << 7;
 
 impl UringDriver {
     pub(super) fn arm_wake(&mut self) -> io::Result<()> {
@@ -54,6 +59,54 @@ impl UringDriver {
         ))
     }
 
+    /// `io_uring_enter(2)` on this ring, through its registered index when
+    /// it has one, and without iowait accounting where the kernel allows.
+    ///
+    /// # Safety
+    ///
+    /// `arg` must match `flags` (`ENTER_EXT_ARG` with a getevents argument,
+    /// or none).
+    unsafe fn sys_enter<T>(
+        &self,
+        to_submit: u32,
+        min: u32,
+        mut flags: u32,
+        arg: Option<&T>,
+    ) -> io::Result<()> {
+        let t = self.enter;
+        if t.registered {
+            flags |= ENTER_REGISTERED_RING;
+        }
+        if t.no_iowait && min > 0 {
+            flags |= ENTER_NO_IOWAIT;
+        }
+        let (ptr, size) = match arg {
+            Some(a) => (
+                (a as *const T).cast::<libc::c_void>(),
+                std::mem::size_of::<T>(),
+            ),
+            None => (std::ptr::null(), 0),
+        };
+        // SAFETY: `t.fd` is this ring's fd or its index registered by this
+        // thread (the driver never leaves its thread); the caller vouches
+        // for `arg` and `flags`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_enter,
+                t.fd,
+                to_submit,
+                min,
+                flags,
+                ptr,
+                size,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// One `io_uring_enter`: submits what is queued; with `wait`, blocks for
     /// one completion or `timeout`.
     pub(super) fn enter_with(&mut self, wait: bool, timeout: Option<Duration>) -> io::Result<()> {
@@ -71,11 +124,7 @@ impl UringDriver {
             let min = self.ring.params().cq_entries();
             // SAFETY: `args` and `ts` outlive the call; the flags match the
             // argument type (EXT_ARG with a getevents_arg).
-            let r = unsafe {
-                self.ring
-                    .submitter()
-                    .enter(to_submit, min, flags | ENTER_EXT_ARG, Some(&args))
-            };
+            let r = unsafe { self.sys_enter(to_submit, min, flags | ENTER_EXT_ARG, Some(&args)) };
             return match r {
                 Ok(_) => Ok(()),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
@@ -88,18 +137,10 @@ impl UringDriver {
                 let args = types::SubmitArgs::new().timespec(&ts);
                 // SAFETY: `args` and `ts` outlive the call; the flags match
                 // the argument type (EXT_ARG with a getevents_arg).
-                unsafe {
-                    self.ring
-                        .submitter()
-                        .enter(to_submit, min, flags | ENTER_EXT_ARG, Some(&args))
-                }
+                unsafe { self.sys_enter(to_submit, min, flags | ENTER_EXT_ARG, Some(&args)) }
             }
             // SAFETY: no extra argument.
-            _ => unsafe {
-                self.ring
-                    .submitter()
-                    .enter::<libc::sigset_t>(to_submit, min, flags, None)
-            },
+            _ => unsafe { self.sys_enter::<libc::sigset_t>(to_submit, min, flags, None) },
         };
         match r {
             Ok(_) => Ok(()),
