@@ -6,6 +6,39 @@
 //! must not stall the loop (CPU-heavy, or blocking calls) goes to the
 //! blocking pool with [`spawn_blocking`]. To run a future on another loop,
 //! use that loop's [`Handle`](crate::Handle).
+//!
+//! [`spawn_local`] is [`spawn`] under the name tokio's `LocalSet` and
+//! `tokio::task::spawn_local` users know: every ringloop task is local.
+//!
+//! # `select!` and `join!`
+//!
+//! ringloop has no macros of its own for these: its futures are ordinary
+//! futures, so the `futures` crate's `select!`, `join!`, `try_join!` (and
+//! `futures::future::select`, `join_all`) work on them, on both backends.
+//! A branch that loses a `select!` is dropped: for an I/O future that
+//! means cancelled, its buffer kept by the runtime until the kernel is done
+//! and then freed (not handed back), as for any dropped operation.
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures::FutureExt; // .fuse() for select!
+//!
+//! ringloop::block_on(async {
+//!     let (a, ()) = futures::join!(
+//!         ringloop::spawn(async { 1 }),
+//!         ringloop::time::sleep(Duration::from_millis(1)),
+//!     );
+//!     assert_eq!(a.unwrap(), 1);
+//!
+//!     let mut slow = Box::pin(ringloop::time::sleep(Duration::from_secs(60)).fuse());
+//!     let mut quick = Box::pin(async { 7 }.fuse());
+//!     let won = futures::select! {
+//!         _ = slow => 0,
+//!         v = quick => v,
+//!     };
+//!     assert_eq!(won, 7);
+//! });
+//! ```
 
 use std::future::Future;
 use std::panic::Location;
@@ -27,6 +60,17 @@ pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
         cx.exec.spawn(&cx.shared, fut, at)
     })
     .expect("ringloop::spawn called outside a ringloop runtime")
+}
+
+/// [`spawn`] by the name tokio gives its `!Send` spawn: every ringloop task
+/// is local to the loop that spawned it.
+///
+/// # Panics
+///
+/// When called outside a ringloop runtime.
+#[track_caller]
+pub fn spawn_local<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
+    spawn(fut)
 }
 
 /// Runs blocking `f` on the runtime's blocking pool and returns a handle to
