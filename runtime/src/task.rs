@@ -74,11 +74,14 @@ pub fn spawn_local<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
 }
 
 /// Runs blocking `f` on the runtime's blocking pool and returns a handle to
-/// its result.
+/// its result; **rejects** the job when the pool's bounded queue is full.
 ///
 /// Use it for CPU-heavy work or blocking calls that would stall the loop.
-/// The handle resolves to a [`JoinError`] if `f` panics, or if the pool's
-/// bounded queue is full ([`JoinError::is_rejected`]).
+/// The handle resolves to a [`JoinError`] if `f` panics, or if the queue
+/// was full ([`JoinError::is_rejected`]; the job never runs): a flood of
+/// jobs learns that the pool is saturated instead of queueing without
+/// limit. To wait for room instead, use [`spawn_blocking_wait`]. (The
+/// runtime's own file operations on the pool path always wait.)
 /// [`JoinHandle::abort`] cannot interrupt a running job; it discards the
 /// result.
 ///
@@ -101,4 +104,50 @@ where
 {
     crate::event_loop::with(|cx| cx.pool.spawn(f))
         .expect("ringloop::spawn_blocking called outside a ringloop runtime")
+}
+
+/// Runs blocking `f` on the blocking pool, first **waiting** (without
+/// blocking the loop) for room in the pool's bounded queue; resolves to the
+/// job's handle once it is queued.
+///
+/// This is backpressure: a loop that submits jobs faster than the pool
+/// runs them is held at the queue's capacity, and memory stays bounded.
+/// Waiting jobs enter the queue in FIFO order. Dropping this future while
+/// it waits withdraws the job (it never runs); once it has resolved, the
+/// handle behaves as [`spawn_blocking`]'s. The handle is rejected only
+/// when the runtime is shutting down or cannot start a pool thread. A
+/// queue capacity of 0 admits one waiting job at a time.
+///
+/// # Panics
+///
+/// When polled outside a ringloop runtime.
+///
+/// # Examples
+///
+/// ```
+/// ringloop::block_on(async {
+///     let mut handles = Vec::new();
+///     for i in 0..100u64 {
+///         handles.push(ringloop::task::spawn_blocking_wait(move || i * 2).await);
+///     }
+///     let mut sum = 0;
+///     for h in handles {
+///         sum += h.await.unwrap();
+///     }
+///     assert_eq!(sum, 9900);
+/// });
+/// ```
+pub async fn spawn_blocking_wait<T, F>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = crate::event_loop::with(|cx| cx.pool.clone())
+        .expect("ringloop::task::spawn_blocking_wait polled outside a ringloop runtime");
+    let (handle, ticket) = pool.spawn_or_wait(f);
+    if let Some(ticket) = ticket {
+        // Dropping the ticket (this future) while waiting withdraws the job.
+        std::future::poll_fn(|cx| ticket.poll_queued(cx)).await;
+    }
+    handle
 }
