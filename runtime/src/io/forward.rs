@@ -1,10 +1,17 @@
-//! The traits through references and smart pointers: `&T`, `&mut T`,
-//! `Box<T>` and `Rc<T>` read and write as `T` does, every method forwarded
-//! (so a `T` that overrides `writev` with one syscall keeps it).
+//! The traits through references and boxes: `&T`, `&mut T` and `Box<T>`
+//! read and write as `T` does, every method forwarded (so a `T` that
+//! overrides `writev` with one syscall keeps it).
+//!
+//! Method-call caveat: through a `&mut TcpStream` or `Box<TcpStream>` with
+//! [`AsyncWrite`] in scope, `s.shutdown()` is the trait's (no argument:
+//! the write direction); the stream's own `shutdown(how)` is then called as
+//! `TcpStream::shutdown(&s, how)`. There is deliberately no `Rc<T>`
+//! forwarding: an `Rc<TcpStream>`'s method calls reach the stream's own
+//! methods first, as code sharing a stream through `Rc` expects (pass
+//! `&*rc` where a generic `AsyncRead` is wanted).
 
 use std::future::Future;
 use std::io;
-use std::rc::Rc;
 
 use super::{AsyncRead, AsyncWrite};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
@@ -58,4 +65,4 @@ macro_rules! forward {
     )*};
 }
 
-forward!(&T, &mut T, Box<T>, Rc<T>);
+forward!(&T, &mut T, Box<T>);

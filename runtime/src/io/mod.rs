@@ -28,7 +28,7 @@
 //! `Cursor<T>` is `std::io::Write`: `Vec<u8>`, `&mut [u8]`, `Box<[u8]>`,
 //! `&mut Vec<u8>`), `RefCell<&[u8]>` (reads, consuming the slice) and
 //! `RefCell<Vec<u8>>` (writes, appending). References and boxes forward:
-//! `&T`, `&mut T`, `Box<T>`, `Rc<T>` implement the traits when `T` does.
+//! `&T`, `&mut T` and `Box<T>` implement the traits when `T` does.
 //!
 //! ```
 //! use std::cell::RefCell;
