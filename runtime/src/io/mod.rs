@@ -54,12 +54,16 @@
 //! Dropping one of these futures before it completes never frees memory
 //! the kernel may still use (the driver keeps the buffer until the final
 //! completion), but the buffer is not handed back, and a partial transfer
-//! is lost: a dropped `write_all` has written an unknown prefix.
+//! is lost: a dropped `write_all` has written an unknown prefix. To cancel
+//! a socket read and get its buffer back, pass a cancel signal instead
+//! (a [`CancelToken`], a timer, any future) to the socket's
+//! `read_cancellable`.
 //!
 //! [`buf`]: crate::buf
 
 mod buf_reader;
 mod buf_writer;
+mod cancel;
 mod forward;
 mod mem;
 mod util;
@@ -72,6 +76,7 @@ use crate::buf::{BufResult, IoBuf, IoBufMut};
 pub use crate::sys::os_error;
 pub use buf_reader::BufReader;
 pub use buf_writer::BufWriter;
+pub use cancel::{cancelled_error, is_cancelled, CancelToken};
 pub use util::copy;
 
 /// A stream that reads into owned buffers.
