@@ -92,7 +92,8 @@ impl UnixSeqpacketListener {
 }
 
 /// A connected Unix `SOCK_SEQPACKET` socket: each send is one message, each
-/// receive returns one (see the [module docs](self) for truncation).
+/// receive returns one (a message longer than the buffer is truncated:
+/// the kernel drops the rest).
 pub struct UnixSeqpacket {
     sock: Socket,
 }
