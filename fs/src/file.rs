@@ -1,10 +1,11 @@
-//! [`File`]: an open file, read and written at explicit offsets with owned
-//! buffers.
+//! [`File`]: an open file, read and written with owned buffers at explicit
+//! offsets (`read_at`, `write_at`) or at its cursor (`read`, `write`,
+//! `seek`: see `cursor.rs`).
 //!
-//! There is no cursor: every read and write names its offset (`pread` /
-//! `pwrite` semantics), so many operations on one `File` may be in flight at
-//! once, from many tasks. Each is one SQE on io_uring and one pool job on
-//! epoll (see the crate docs). Dropping a read or write future before it
+//! The positional calls (`pread` / `pwrite` semantics) touch no cursor, so
+//! many of them on one `File` may be in flight at once, from many tasks.
+//! Each is one SQE on io_uring and one pool job on epoll (see the crate
+//! docs). Dropping a read or write future before it
 //! completes leaves its buffer with the runtime until the kernel is done.
 //!
 //! Closing: [`File::close`] reports the error of `close(2)`; dropping a
@@ -22,7 +23,7 @@ use ringloop_runtime::driver::Op;
 use ringloop_runtime::driver::SharedFd;
 
 use crate::metadata::Metadata;
-use crate::ops::{Fsync, Ftruncate, Read, Readv, Statx, Write, Writev};
+use crate::ops::{Fallocate, Fsync, Ftruncate, Read, Readv, Statx, Write, Writev};
 use crate::OpenOptions;
 
 /// An open file.
@@ -98,7 +99,11 @@ impl File {
         &self.path
     }
 
-    fn err(&self, e: io::Error, op: &str, pos: u64) -> io::Error {
+    pub(crate) fn fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
+    pub(crate) fn err(&self, e: io::Error, op: &str, pos: u64) -> io::Error {
         crate::error::context(e, format_args!("{op}({:?}, pos {pos})", self.path))
     }
 
@@ -206,6 +211,17 @@ impl File {
         Op::new(Ftruncate::new(self.fd.clone(), len))
             .await
             .map_err(|e| self.err(e, "set_len", len))
+    }
+
+    /// Allocates (or with `mode` flags such as `libc::FALLOC_FL_KEEP_SIZE`,
+    /// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`, changes) the disk space
+    /// for `len` bytes from `offset` (`fallocate(2)`; the `FALLOCATE` SQE on
+    /// io_uring, the pool on epoll). Mode 0 extends the file if the range
+    /// ends past its end. `EOPNOTSUPP` on a file system without it.
+    pub async fn fallocate(&self, offset: u64, len: u64, mode: i32) -> io::Result<()> {
+        Op::new(Fallocate::new(self.fd.clone(), offset, len, mode))
+            .await
+            .map_err(|e| self.err(e, "fallocate", offset))
     }
 
     /// Closes the file and reports the error of `close(2)`. If operations

@@ -7,7 +7,7 @@
 //! thread. So the two backends take very different paths for the same call:
 //!
 //! - **io_uring (proactor).** Every operation here is one SQE — `OPENAT`,
-//!   `READ`, `WRITE`, `READV`, `WRITEV`, `FSYNC`, `STATX`, `FTRUNCATE`,
+//!   `READ`, `WRITE`, `READV`, `WRITEV`, `FSYNC`, `STATX`, `FTRUNCATE`, `FALLOCATE`,
 //!   `UNLINKAT`, `MKDIRAT`, `RENAMEAT`, `LINKAT`, `SYMLINKAT`, `CLOSE` — and
 //!   **no thread of the blocking pool is ever started** for them: the kernel
 //!   does the work (inline, or on its own io-wq workers) and posts a
@@ -69,6 +69,7 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
+mod cursor;
 mod dir;
 mod error;
 mod file;

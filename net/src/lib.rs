@@ -60,6 +60,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod backlog;
+mod cancel;
 #[cfg(any(feature = "futures-io", feature = "tokio-io"))]
 pub mod compat;
 mod convert;

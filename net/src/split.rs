@@ -116,6 +116,13 @@ impl<S> AsyncWrite for WriteHalf<S> {
     fn write<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = BufResult<usize, B>> {
         self.sock.send(buf)
     }
+    async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.writev(bufs).await
+    }
+    /// Sends the FIN (`shutdown(SHUT_WR)`).
+    async fn shutdown(&self) -> io::Result<()> {
+        WriteHalf::shutdown(self).await
+    }
 }
 
 impl<S> fmt::Debug for ReadHalf<S> {

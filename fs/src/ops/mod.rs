@@ -12,6 +12,7 @@
 //!
 //! [`Fallback::Blocking`]: ringloop_runtime::driver::Fallback::Blocking
 
+mod fallocate;
 mod fsync;
 mod ftruncate;
 mod link;
@@ -24,6 +25,7 @@ mod unlink;
 mod vectored;
 mod write;
 
+pub(crate) use fallocate::Fallocate;
 pub(crate) use fsync::Fsync;
 pub(crate) use ftruncate::Ftruncate;
 pub(crate) use link::{Link, Symlink};
@@ -39,6 +41,12 @@ pub(crate) use write::Write;
 /// Largest length one read or write SQE carries (its `len` is 32 bits, and
 /// Linux transfers at most `0x7ffff000` bytes per call anyway).
 pub(crate) const MAX_RW: usize = 0x7fff_f000;
+
+/// The offset that means "at the file's cursor": io_uring's `-1` (with
+/// `IORING_FEAT_RW_CUR_POS`, Linux 5.6) reads or writes at the file
+/// position and advances it, as `read(2)`/`write(2)` do; on the pool path
+/// the op calls those instead of `pread`/`pwrite`.
+pub(crate) const CURSOR: u64 = u64::MAX;
 
 /// Converts a `0`-or-`-1` syscall return into the pool job's result.
 pub(crate) fn cvt0(r: libc::c_int) -> std::io::Result<u32> {

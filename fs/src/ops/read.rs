@@ -1,4 +1,5 @@
-//! `IORING_OP_READ` (Linux 5.6): `pread(2)` into an owned buffer.
+//! `IORING_OP_READ` (Linux 5.6): `pread(2)` into an owned buffer, or
+//! `read(2)` at the file's cursor when the offset is [`CURSOR`].
 //!
 //! The kernel writes up to `bytes_total()` bytes at the buffer's start; the
 //! buffer's initialised length grows to cover what was read. On the pool
@@ -14,7 +15,7 @@ use ringloop_runtime::buf::{BufResult, IoBufMut};
 use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
 
-use super::MAX_RW;
+use super::{CURSOR, MAX_RW};
 use crate::error::cvt_len;
 
 /// Reads into `buf` at offset `pos`.
@@ -62,7 +63,16 @@ unsafe impl<B: IoBufMut> OpCode for Read<B> {
         let ptr = self.buf.stable_mut_ptr() as usize;
         let job = move || {
             // SAFETY: a writable range of `len` bytes owned by the op (see below).
-            cvt_len(unsafe { libc::pread(fd, ptr as *mut libc::c_void, len, pos as i64) } as _)
+            let ptr = ptr as *mut libc::c_void;
+            // SAFETY: as above.
+            let r = unsafe {
+                if pos == CURSOR {
+                    libc::read(fd, ptr, len)
+                } else {
+                    libc::pread(fd, ptr, len, pos as i64)
+                }
+            };
+            cvt_len(r as _)
         };
         // SAFETY: `ptr..ptr+len` lies in the op's buffer, kept alive and in
         // place until the job returns (OpCode contract); only the raw fd

@@ -14,6 +14,7 @@ use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
 
+use super::CURSOR;
 use crate::error::cvt_len;
 use ringloop_runtime::buf::iovec::{read_iovecs, write_iovecs};
 
@@ -60,7 +61,15 @@ unsafe impl<B: IoBufMut> OpCode for Readv<B> {
         let (iov, cnt) = (self.iovecs.as_ptr() as usize, self.iovecs.len());
         let job = move || {
             // SAFETY: memory owned by the op (see below).
-            let r = unsafe { libc::preadv(fd, iov as *const libc::iovec, cnt as i32, pos as i64) };
+            let (iov, cnt) = (iov as *const libc::iovec, cnt as i32);
+            // SAFETY: as above.
+            let r = unsafe {
+                if pos == CURSOR {
+                    libc::readv(fd, iov, cnt)
+                } else {
+                    libc::preadv(fd, iov, cnt, pos as i64)
+                }
+            };
             cvt_len(r as _)
         };
         // SAFETY: the iovec array and the memory it describes belong to the
@@ -125,7 +134,15 @@ unsafe impl<B: IoBuf> OpCode for Writev<B> {
         let (iov, cnt) = (self.iovecs.as_ptr() as usize, self.iovecs.len());
         let job = move || {
             // SAFETY: memory owned by the op (see below).
-            let r = unsafe { libc::pwritev(fd, iov as *const libc::iovec, cnt as i32, pos as i64) };
+            let (iov, cnt) = (iov as *const libc::iovec, cnt as i32);
+            // SAFETY: as above.
+            let r = unsafe {
+                if pos == CURSOR {
+                    libc::writev(fd, iov, cnt)
+                } else {
+                    libc::pwritev(fd, iov, cnt, pos as i64)
+                }
+            };
             cvt_len(r as _)
         };
         // SAFETY: the iovec array and the memory it describes belong to the

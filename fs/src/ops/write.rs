@@ -1,4 +1,5 @@
-//! `IORING_OP_WRITE` (Linux 5.6): `pwrite(2)` from an owned buffer.
+//! `IORING_OP_WRITE` (Linux 5.6): `pwrite(2)` from an owned buffer, or
+//! `write(2)` at the file's cursor when the offset is [`CURSOR`].
 //!
 //! Writes the buffer's initialised bytes (`bytes_init()`) at an offset; a
 //! short write is reported as such. On the pool path it is `pwrite` on a pool
@@ -14,7 +15,7 @@ use ringloop_runtime::buf::{BufResult, IoBuf};
 use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
 
-use super::MAX_RW;
+use super::{CURSOR, MAX_RW};
 use crate::error::cvt_len;
 
 /// Writes `buf` at offset `pos`.
@@ -57,7 +58,16 @@ unsafe impl<B: IoBuf> OpCode for Write<B> {
         let ptr = self.buf.stable_ptr() as usize;
         let job = move || {
             // SAFETY: a readable range of `len` bytes owned by the op (see below).
-            cvt_len(unsafe { libc::pwrite(fd, ptr as *const libc::c_void, len, pos as i64) } as _)
+            let ptr = ptr as *const libc::c_void;
+            // SAFETY: as above.
+            let r = unsafe {
+                if pos == CURSOR {
+                    libc::write(fd, ptr, len)
+                } else {
+                    libc::pwrite(fd, ptr, len, pos as i64)
+                }
+            };
+            cvt_len(r as _)
         };
         // SAFETY: `ptr..ptr+len` is initialised memory of the op's buffer,
         // alive and in place until the job returns; the raw fd is kept open

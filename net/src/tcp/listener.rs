@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
 
 use crate::convert::{Expect, INET};
 use crate::incoming::Incoming;
@@ -40,9 +41,39 @@ pub struct TcpListenerBuilder {
     ttl: Option<u32>,
     recv_buffer_size: Option<u32>,
     send_buffer_size: Option<u32>,
+    fastopen: Option<u32>,
+    nodelay: Option<bool>,
+    keepalive: Option<Duration>,
 }
 
 impl TcpListenerBuilder {
+    /// TCP Fast Open for the server side (`TCP_FASTOPEN`, set before
+    /// `listen`): up to `queue` pending connections whose SYN carried data,
+    /// which `accept` then hands out with the data already readable.
+    /// Clients must ask for it too, and the system must allow it
+    /// (`net.ipv4.tcp_fastopen` bit 2, on by default since Linux 3.13);
+    /// otherwise connections fall back to the normal handshake. 0 leaves
+    /// it off.
+    pub fn fastopen(mut self, queue: u32) -> Self {
+        self.fastopen = (queue > 0).then_some(queue);
+        self
+    }
+
+    /// `TCP_NODELAY` on the listener, which Linux copies to every accepted
+    /// connection (default: off, the system's).
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = Some(on);
+        self
+    }
+
+    /// TCP keepalive on the listener (`SO_KEEPALIVE`, first probe after
+    /// `idle`: `TCP_KEEPIDLE`, whole seconds), copied to every accepted
+    /// connection (default: off).
+    pub fn keepalive(mut self, idle: Duration) -> Self {
+        self.keepalive = Some(idle);
+        self
+    }
+
     /// `SO_REUSEADDR` (default on): rebind a port with connections still in
     /// `TIME_WAIT`.
     pub fn reuse_addr(mut self, on: bool) -> Self {
@@ -151,7 +182,18 @@ impl TcpListenerBuilder {
         if let Some(n) = self.send_buffer_size {
             sock.set_send_buffer_size(n)?;
         }
+        if let Some(on) = self.nodelay {
+            let v = libc::c_int::from(on);
+            sock.set_opt(libc::IPPROTO_TCP, libc::TCP_NODELAY, v, "TCP_NODELAY")?;
+        }
+        if self.keepalive.is_some() {
+            sock.set_keepalive(self.keepalive)?;
+        }
         sock.bind(&RawAddr::from_inet(&a), shown)?;
+        if let Some(q) = self.fastopen {
+            let q = libc::c_int::try_from(q).unwrap_or(libc::c_int::MAX);
+            sock.set_opt(libc::IPPROTO_TCP, libc::TCP_FASTOPEN, q, "TCP_FASTOPEN")?;
+        }
         sock.listen(self.backlog)?;
         Ok(TcpListener {
             l: Listener::new(sock),
@@ -243,6 +285,9 @@ impl TcpListener {
             ttl: None,
             recv_buffer_size: None,
             send_buffer_size: None,
+            fastopen: None,
+            nodelay: None,
+            keepalive: None,
         }
     }
 

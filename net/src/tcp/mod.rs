@@ -19,10 +19,12 @@
 //! `bind`. [`UdpSocket::bind`](crate::UdpSocket::bind) works the same way.
 //! [`TcpStream::connect`] waits anyway, so it takes names directly.
 
+mod connect_builder;
 mod listener;
 mod split;
 mod stream;
 
+pub use connect_builder::TcpStreamBuilder;
 pub use listener::{TcpListener, TcpListenerBuilder};
 pub use split::{OwnedReadHalf, OwnedWriteHalf};
 pub use stream::TcpStream;

@@ -353,6 +353,13 @@ impl AsyncWrite for TcpStream {
     fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
         self.sock.send(buf)
     }
+    async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.writev(bufs).await
+    }
+    /// Sends the FIN (`shutdown(SHUT_WR)`).
+    async fn shutdown(&self) -> io::Result<()> {
+        TcpStream::shutdown(self, Shutdown::Write).await
+    }
 }
 
 impl AsRawFd for TcpStream {

@@ -1,6 +1,8 @@
 //! Unix domain sockets: [`UnixListener`], [`UnixStream`] (with `pair` and
-//! owned halves) and [`UnixDatagram`], addressed by path or, on Linux, by
-//! abstract name ([`SocketAddr`]).
+//! owned halves), [`UnixDatagram`], and `SOCK_SEQPACKET`
+//! ([`UnixSeqpacketListener`], [`UnixSeqpacket`]: connected, with message
+//! boundaries), addressed by path or, on Linux, by abstract name
+//! ([`SocketAddr`]).
 //!
 //! They run on the same operations as TCP and UDP. A listener bound to a
 //! path leaves the socket file behind when it closes (as with `std`): the
@@ -9,12 +11,14 @@
 mod addr;
 mod datagram;
 mod listener;
+mod seqpacket;
 mod stream;
 mod ucred;
 
 pub use addr::SocketAddr;
 pub use datagram::UnixDatagram;
 pub use listener::UnixListener;
+pub use seqpacket::{UnixSeqpacket, UnixSeqpacketListener};
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, UnixStream};
 pub use ucred::UCred;
 

@@ -207,6 +207,13 @@ impl AsyncWrite for UnixStream {
     fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
         self.sock.send(buf)
     }
+    async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.writev(bufs).await
+    }
+    /// Sends the end of stream (`shutdown(SHUT_WR)`).
+    async fn shutdown(&self) -> io::Result<()> {
+        UnixStream::shutdown(self, Shutdown::Write).await
+    }
 }
 
 impl AsRawFd for UnixStream {

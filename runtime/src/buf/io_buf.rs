@@ -77,7 +77,9 @@ pub unsafe trait IoBufMut: IoBuf {
     fn stable_mut_ptr(&mut self) -> *mut u8;
 
     /// Records that the first `pos` bytes are initialised (after the kernel
-    /// or a syscall wrote them). Never shrinks the initialised length.
+    /// or a syscall wrote them). Never shrinks the initialised length: a
+    /// 5-byte read into `vec![0; 1500]` leaves it 1500 long (see the
+    /// [module docs](crate::buf)); the operation's count says what arrived.
     ///
     /// # Safety
     ///

@@ -9,16 +9,41 @@
 //! until the kernel is done with it, then frees it.
 //!
 //! [`IoBuf`] is a buffer the kernel may read (for writes and sends);
-//! [`IoBufMut`] one it may write (for reads and receives). They are
-//! implemented for `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`, `&'static str`
-//! (read-only) and [`Slice`], a window into any of them, so a read can fill the
-//! middle of a buffer without copying.
+//! [`IoBufMut`] one it may write (for reads and receives):
+//!
+//! | type | `IoBuf` | `IoBufMut` |
+//! |---|---|---|
+//! | `Vec<u8>`, `Box<[u8]>`, `Box<[u8; N]>` | yes | yes |
+//! | `&'static [u8]`, `&'static [u8; N]`, `&'static str`, `String` | yes | — |
+//! | `Rc<[u8]>`, `Arc<[u8]>`, `Rc<Vec<u8>>`, `Arc<Vec<u8>>`, `Rc<str>`, `Arc<str>` | yes | — |
+//! | `bytes::Bytes` (feature `bytes`) | yes | — |
+//! | `bytes::BytesMut` (feature `bytes`) | yes | yes |
+//! | [`Slice`] of any of them | yes | as the inner |
+//!
+//! A shared buffer (`Rc`, `Arc`, `Bytes`) sends the same bytes to many
+//! sockets without copying: each operation owns one count. A bare
+//! `[u8; N]` is not a buffer: its bytes move with the value, and the kernel
+//! may hold their address; box it.
+//!
+//! # The initialised length after a read
+//!
+//! A read or receive of `n` bytes into a buffer *raises* its initialised
+//! length to at least `n` ([`IoBufMut::set_init`]); it never lowers it. So
+//! a receive of a 5-byte datagram into `vec![0; 1500]` gives `n == 5` and a
+//! Vec still 1500 long (tokio-uring does the same; monoio shrinks the Vec
+//! to 5). The count is the truth: use `&buf[..n]`, or pass
+//! `Vec::with_capacity(1500)` (length 0), which comes back 5 long. Never
+//! shrinking is what lets a read into a [`Slice`] in the middle of a buffer
+//! leave the bytes after the window alone.
 //!
 //! The same API runs on the epoll backend, where the runtime performs the
 //! syscall itself; user code does not change.
 
+#[cfg(feature = "bytes")]
+mod bytes;
 mod io_buf;
 pub mod iovec;
+mod more;
 mod slice;
 
 /// A loop-owned receive buffer (from a pooled receive): see

@@ -11,9 +11,15 @@
 //!   (its buffer, its path). The job wakes the loop's unpark waker when it
 //!   returns, so the value is finished on the next turn, with its result
 //!   consumed like any orphan's (an `open` that succeeded closes its fd).
-//! - A job the pool refuses (its bounded queue is full, or it is shutting
-//!   down) completes at once with an error (`WouldBlock` for a full
-//!   queue).
+//! - A full queue is backpressure, not an error: the job waits in the
+//!   pool's waiting line ([`Pool::run_or_wait`]) and the op stays pending
+//!   until a worker has taken and run it, so a read never fails because
+//!   many others are in flight. An op dropped while its job still waits
+//!   withdraws the job, which then never runs (nothing touched the value,
+//!   so it is finished at once with `ECANCELED`); an op dropped after its
+//!   job was queued waits for it like any orphan.
+//! - A job the pool refuses (it is shutting down, or cannot start a
+//!   thread) completes at once with an error.
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,7 +29,7 @@ use std::time::Instant;
 
 use super::op::{Finished, Orphan};
 use super::opcode::{BlockingJob, Completion};
-use crate::blocking::Pool;
+use crate::blocking::{Pool, Ticket};
 
 #[derive(Default)]
 struct JobState {
@@ -62,16 +68,17 @@ impl JobCell {
     }
 }
 
-/// An op's job on the blocking pool.
-pub(crate) struct PoolJob(Arc<JobCell>);
+/// An op's job on the blocking pool, with its place in the pool's waiting
+/// line while the queue is full.
+pub(crate) struct PoolJob(Arc<JobCell>, Option<Ticket>);
 
 impl PoolJob {
-    /// Queues `job` on `pool`.
+    /// Queues `job` on `pool`, or puts it in line for room.
     pub(crate) fn start(pool: &Arc<Pool>, job: BlockingJob) -> PoolJob {
         let cell = Arc::new(JobCell::default());
         let c = cell.clone();
         let f = job.0;
-        let run = pool.run(
+        let run = pool.run_or_wait(
             move || {
                 catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
                     let msg = p
@@ -84,18 +91,15 @@ impl PoolJob {
             },
             move |r| c.complete(r),
         );
-        if let Err(why) = run {
-            let kind = if why.starts_with("queue full") {
-                io::ErrorKind::WouldBlock
-            } else {
-                io::ErrorKind::Other
-            };
-            cell.complete(Err(io::Error::new(
-                kind,
-                format!("blocking job rejected: {why}"),
-            )));
+        match run {
+            Ok(ticket) => PoolJob(cell, ticket),
+            Err(why) => {
+                cell.complete(Err(io::Error::other(format!(
+                    "blocking job rejected: {why}"
+                ))));
+                PoolJob(cell, None)
+            }
         }
-        PoolJob(cell)
     }
 
     /// The job's result once it returned.
@@ -113,8 +117,15 @@ impl PoolJob {
         Poll::Pending
     }
 
-    /// Registers `waker` for the job's return; `true` if it returned.
+    /// Registers `waker` for the job's return; `true` if it returned, or
+    /// if it was still waiting for queue room and is now withdrawn (it will
+    /// never run; its result is `ECANCELED`).
     fn watch(&self, waker: &Waker) -> bool {
+        if self.1.as_ref().is_some_and(Ticket::withdraw) {
+            self.0
+                .complete(Err(io::Error::from_raw_os_error(libc::ECANCELED)));
+            return true;
+        }
         let mut st = self.0.lock();
         if !st.finished {
             st.waker = Some(waker.clone());

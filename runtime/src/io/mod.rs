@@ -1,6 +1,8 @@
 //! Owned-buffer I/O traits that every ringloop stream implements (TCP, Unix,
-//! files at a cursor...), so user code is the same on every stream type and
-//! on both backends.
+//! files at their cursor, in-memory buffers, the buffered wrappers), so user
+//! code is the same on every stream type and on both backends; and the
+//! helpers people reach for: [`copy`], [`BufReader`], [`BufWriter`],
+//! [`AsyncRead::read_to_end`], [`AsyncRead::read_to_string`].
 //!
 //! Buffers go in by value and come back with the result (see [`buf`]):
 //!
@@ -16,24 +18,75 @@
 //! }
 //! ```
 //!
+//! # `&self`, and what that means for in-memory types
+//!
+//! The methods take `&self`, so one task may read and write a socket at
+//! once (`join!` of a read and a write on one `&TcpStream`). A type with no
+//! kernel object behind it must then keep its position in a cell, so the
+//! in-memory implementations are on [`RefCell`](std::cell::RefCell)s:
+//! `RefCell<Cursor<T>>` for any `T: AsRef<[u8]>` (reads; writes where
+//! `Cursor<T>` is `std::io::Write`: `Vec<u8>`, `&mut [u8]`, `Box<[u8]>`,
+//! `&mut Vec<u8>`), `RefCell<&[u8]>` (reads, consuming the slice) and
+//! `RefCell<Vec<u8>>` (writes, appending). References and boxes forward:
+//! `&T`, `&mut T` and `Box<T>` implement the traits when `T` does.
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use std::io::Cursor;
+//! use ringloop::io::{self, AsyncRead};
+//!
+//! ringloop::block_on(async {
+//!     let src = RefCell::new(Cursor::new(b"hello world".to_vec()));
+//!     let dst = RefCell::new(Vec::new());
+//!     assert_eq!(io::copy(&src, &dst).await.unwrap(), 11);
+//!     assert_eq!(dst.into_inner(), b"hello world");
+//!
+//!     let (n, s) = RefCell::new(&b"caf\xc3\xa9"[..]).read_to_string(String::new()).await;
+//!     assert_eq!((n.unwrap(), s.as_str()), (5, "café"));
+//! });
+//! ```
+//!
 //! The futures are `!Send` by design (thread-per-core), which is why these
 //! traits use `async fn` without `Send` bounds.
 //!
+//! # Cancellation
+//!
+//! Dropping one of these futures before it completes never frees memory
+//! the kernel may still use (the driver keeps the buffer until the final
+//! completion), but the buffer is not handed back, and a partial transfer
+//! is lost: a dropped `write_all` has written an unknown prefix. To cancel
+//! a socket read and get its buffer back, pass a cancel signal instead
+//! (a [`CancelToken`], a timer, any future) to the socket's
+//! `read_cancellable`.
+//!
 //! [`buf`]: crate::buf
+
+mod buf_reader;
+mod buf_writer;
+mod cancel;
+mod forward;
+mod mem;
+mod util;
+mod vectored;
 
 use std::future::Future;
 use std::io;
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 pub use crate::sys::os_error;
+pub use buf_reader::BufReader;
+pub use buf_writer::BufWriter;
+pub use cancel::{cancelled_error, is_cancelled, CancelToken};
+pub use util::copy;
 
 /// A stream that reads into owned buffers.
 pub trait AsyncRead {
-    /// Reads at most `buf.bytes_total() - …` — up to the buffer's total
-    /// capacity — and returns the count; 0 means end of stream (or a
-    /// zero-capacity buffer). The bytes land after nothing: they start at
-    /// the buffer's first byte (use [`IoBuf::slice`] to read into the
-    /// middle).
+    /// Reads at most the buffer's total capacity (`bytes_total`) and
+    /// returns the count; 0 means end of stream (or a zero-capacity
+    /// buffer). The bytes start at the buffer's first byte (use
+    /// [`IoBuf::slice`] to read into the middle), and its initialised
+    /// length grows to cover them (it never shrinks: see
+    /// [`IoBufMut::set_init`]).
     fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>>;
 
     /// Reads until the buffer is full to its total capacity. An end of
@@ -48,19 +101,44 @@ pub trait AsyncRead {
             let (res, slice) = self.read(buf.slice(filled..)).await;
             buf = slice.into_inner();
             match res {
-                Ok(0) => {
-                    let e = io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("stream ended after {filled} of {total} bytes"),
-                    );
-                    return (Err(e), buf);
-                }
+                Ok(0) => return (Err(eof(filled, total)), buf),
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (Err(e), buf),
             }
         }
         (Ok(()), buf)
+    }
+
+    /// A scattering read: fills `bufs` in order, each from its first byte
+    /// up to its capacity, and returns the total. The default reads into
+    /// the first buffer with room only (like `std::io::Read`'s default);
+    /// types with a real `readv` override it.
+    #[allow(async_fn_in_trait)]
+    async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        vectored::readv_first(self, bufs).await
+    }
+
+    /// Fills every buffer of `bufs` to its capacity, in order, with as many
+    /// [`readv`](Self::readv)s as it takes. `UnexpectedEof` if the stream
+    /// ends first (each buffer's initialised length says what arrived).
+    #[allow(async_fn_in_trait)]
+    async fn read_vectored_exact<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<(), Vec<B>> {
+        vectored::read_vectored_exact(self, bufs).await
+    }
+
+    /// Reads to the end of the stream, appending to `buf` (growing it as
+    /// needed); returns the number of bytes appended.
+    #[allow(async_fn_in_trait)]
+    async fn read_to_end(&self, buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+        util::read_to_end(self, buf).await
+    }
+
+    /// Reads to the end of the stream, appending to `s`; `InvalidData` if
+    /// what arrived is not UTF-8 (then `s` is handed back unchanged).
+    #[allow(async_fn_in_trait)]
+    async fn read_to_string(&self, s: String) -> BufResult<usize, String> {
+        util::read_to_string(self, s).await
     }
 }
 
@@ -80,13 +158,7 @@ pub trait AsyncWrite {
             let (res, slice) = self.write(buf.slice(done..total)).await;
             buf = slice.into_inner();
             match res {
-                Ok(0) => {
-                    let e = io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        format!("write returned 0 after {done} of {total} bytes"),
-                    );
-                    return (Err(e), buf);
-                }
+                Ok(0) => return (Err(write_zero(done, total)), buf),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (Err(e), buf),
@@ -94,4 +166,50 @@ pub trait AsyncWrite {
         }
         (Ok(()), buf)
     }
+
+    /// A gathering write of the initialised bytes of `bufs`, in order;
+    /// returns the total written (possibly fewer). The default writes the
+    /// first non-empty buffer only (like `std::io::Write`'s default); the
+    /// sockets and files override it with one `sendmsg`/`writev`.
+    #[allow(async_fn_in_trait)]
+    async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        vectored::writev_first(self, bufs).await
+    }
+
+    /// Writes every initialised byte of `bufs`, in order, with as many
+    /// [`writev`](Self::writev)s as it takes. `WriteZero` if one makes no
+    /// progress.
+    #[allow(async_fn_in_trait)]
+    async fn write_vectored_all<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<(), Vec<B>> {
+        vectored::write_vectored_all(self, bufs).await
+    }
+
+    /// Pushes out what a buffering layer holds ([`BufWriter`]). Sockets
+    /// and files hold nothing in user space: `Ok` at once (it is not
+    /// `fsync`; see the file's `sync_all`).
+    #[allow(async_fn_in_trait)]
+    async fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Flushes, then ends the write direction: a socket sends its FIN
+    /// (`shutdown(SHUT_WR)`); a type with no such notion only flushes.
+    #[allow(async_fn_in_trait)]
+    async fn shutdown(&self) -> io::Result<()> {
+        self.flush().await
+    }
+}
+
+fn eof(filled: usize, total: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("stream ended after {filled} of {total} bytes"),
+    )
+}
+
+fn write_zero(done: usize, total: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::WriteZero,
+        format!("write returned 0 after {done} of {total} bytes"),
+    )
 }

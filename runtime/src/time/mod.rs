@@ -1,5 +1,9 @@
 //! Timers: [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
 //!
+//! Deadlines are [`Instant`]s, std's own type re-exported here (so code
+//! ported from tokio that names `time::Instant` compiles, and an `Instant`
+//! from anywhere in the program works as a deadline).
+//!
 //! Each loop keeps its timers in an ordered table (a `BTreeMap` keyed by
 //! deadline and a sequence number: O(log n) insert and exact removal when a
 //! timer is dropped early, as per-request timeouts usually are). The nearest
@@ -17,7 +21,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::Instant;
+/// Std's monotonic clock and durations: what every deadline here is.
+pub use std::time::{Duration, Instant};
 
 pub use interval::{interval, interval_at, Interval};
 pub use sleep::{sleep, sleep_until, Sleep};
