@@ -142,7 +142,11 @@ impl Builder {
         self
     }
 
-    /// Jobs that may wait for a pool thread before new ones are rejected.
+    /// Jobs that may wait for a pool thread. Past it,
+    /// [`spawn_blocking`](crate::spawn_blocking) is rejected (overload is
+    /// reported), while the runtime's own file operations and
+    /// [`task::spawn_blocking_wait`](crate::task::spawn_blocking_wait) wait
+    /// for room (backpressure, never an error).
     pub fn blocking_queue_capacity(&mut self, n: usize) -> &mut Self {
         self.pool.queue_capacity = n;
         self
