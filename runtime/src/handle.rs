@@ -72,7 +72,7 @@ impl Handle {
     }
 
     /// Runs a `Send` future on this loop. If the loop has shut down, the
-    /// handle resolves to a cancelled [`JoinError`].
+    /// handle resolves to a cancelled [`JoinError`](crate::task::JoinError).
     #[track_caller]
     pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
     where
