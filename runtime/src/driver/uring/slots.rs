@@ -188,12 +188,12 @@ impl Slots {
                 let waker = waker.take();
                 let result = first.take().unwrap_or(this);
                 *slot = Lifecycle::Completed(result);
-                wake.extend(waker);
+                push_wake(wake, waker);
             }
             Lifecycle::Multi { waker, queue, done } => {
                 queue.push_back(Completion::from_raw(res, flags));
                 *done = !more;
-                wake.extend(waker.take());
+                push_wake(wake, waker.take());
             }
             Lifecycle::Orphaned { cqes, .. } => {
                 cqes.push(Completion::from_raw(res, flags));
@@ -290,6 +290,16 @@ impl Slots {
             e.state = Lifecycle::Orphaned { data, cqes };
             (AfterDrop::Cancel, None)
         }
+    }
+}
+
+/// Queues `w` to be woken, unless the waker queued just before wakes the
+/// same task (a task with many operations in flight gets one wake per
+/// batch of completions, not one per completion).
+fn push_wake(wake: &mut Vec<Waker>, w: Option<Waker>) {
+    let Some(w) = w else { return };
+    if !wake.last().is_some_and(|last| last.will_wake(&w)) {
+        wake.push(w);
     }
 }
 
