@@ -22,7 +22,6 @@
 mod util;
 
 #[path = "../examples/support/cli.rs"]
-#[allow(dead_code)]
 mod cli;
 #[path = "server_util/proc.rs"]
 mod proc_util;
