@@ -30,6 +30,10 @@ const BOUND: Duration = Duration::from_secs(6);
 const BIG: usize = 32 << 20;
 
 fn file_server(b: Backend, dir: &Dir) -> Proc {
+    file_server_at(b, dir, MIN_RATE)
+}
+
+fn file_server_at(b: Backend, dir: &Dir, min_rate: &str) -> Proc {
     let backend = b.to_string();
     let args = [
         "--root",
@@ -45,7 +49,7 @@ fn file_server(b: Backend, dir: &Dir) -> Proc {
         "--write-timeout",
         T_FLAG,
         "--min-send-rate",
-        MIN_RATE,
+        min_rate,
     ];
     Proc::start("file_server", &args, "http://")
 }
@@ -253,4 +257,19 @@ each_backend!(echo_drops_idle_and_slow_clients, |b: Backend| {
         c.read_exact(&mut back).unwrap();
         assert_eq!(back, chunk);
     }
+});
+
+// A quota (16 KiB/s × 300 ms = 4.8 KiB) smaller than what a client's
+// socket takes at first: the first window is met by that burst and a
+// client that never reads is dropped at the end of the second, on both
+// backends (what the client took is counted by the kernel, not by how
+// each backend's ops report progress).
+each_backend!(file_server_small_quota, |b: Backend| {
+    let dir = Dir::new(&format!("quota-{b}"), &[("big.bin", BIG)]);
+    let p = file_server_at(b, &dir, "16384");
+    let mut c = connect(&p);
+    let t0 = Instant::now();
+    c.write_all(GET_BIG).unwrap();
+    let what = format!("{b} file_server download never read, 16 KiB/s minimum");
+    dropped_within(&what, &mut c, t0, pause);
 });

@@ -55,8 +55,8 @@ struct Cli {
     /// Time a connection may send nothing before it is closed
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = cli::nonzero_duration)]
     idle_timeout: Duration,
-    /// Window of the minimum send rate: a connection that has bytes to send
-    /// and sends less than --min-send-rate × this in one is reset
+    /// Window of the minimum send rate: a client that takes less than
+    /// --min-send-rate × this in one, while there is data for it, is reset
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
     write_timeout: Duration,
     /// Minimum send rate in bytes per second (see --write-timeout)

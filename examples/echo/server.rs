@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -132,7 +133,7 @@ pub async fn serve(
             let mut t = Timers {
                 idle: cfg.idle_timeout,
                 dog: Watchdog::default(),
-                pace: Pace::new(cfg.write),
+                pace: Pace::new(cfg.write, stream.as_raw_fd()),
             };
             let r = if cfg.pooled {
                 echo_pooled(&stream, &st, &mut t).await

@@ -78,13 +78,9 @@ pub struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Runs one step of the body by the end of the current send window.
+    /// Runs one step of the body under the minimum send rate.
     async fn within<T>(&mut self, fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-        let at = self.pace.begin();
-        self.dog
-            .run(at, fut)
-            .await
-            .map_err(|_| deadline::timed_out("body write"))?
+        self.pace.within(self.dog, fut).await?
     }
 }
 
@@ -191,12 +187,7 @@ async fn copy(sink: &mut Sink<'_>, file: &Rc<File>, start: u64, len: u64) -> io:
         buf.clear();
         let want = ((len - done) as usize).min(COPY_CHUNK);
         let read = file.read_at(buf.slice(..want), start + done);
-        let at = sink.pace.begin();
-        let (r, b) = sink
-            .dog
-            .run(at, read)
-            .await
-            .map_err(|_| deadline::timed_out("file read"))?;
+        let (r, b) = sink.pace.within(sink.dog, read).await?;
         let n = r?;
         if n == 0 {
             return Err(eof(done, len));

@@ -20,6 +20,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -66,10 +67,11 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(sock: TcpStream, shared: Rc<Shared>, id: u64) -> Conn {
+        let fd = sock.as_raw_fd();
         Conn {
             sock: Rc::new(sock),
             pipe: RefCell::new(None),
-            pace: Pace::new(shared.cfg.write),
+            pace: Pace::new(shared.cfg.write, fd),
             shared,
             id,
             dog: Watchdog::default(),

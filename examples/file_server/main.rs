@@ -81,8 +81,8 @@ struct Cli {
     /// Time a request head may take from its first byte to its end
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
     header_timeout: Duration,
-    /// Window of the minimum send rate: a connection with bytes to send that
-    /// sends less than --min-send-rate × this in it is reset
+    /// Window of the minimum send rate: a client that takes less than
+    /// --min-send-rate × this in one, while there is data for it, is reset
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
     write_timeout: Duration,
     /// Minimum send rate in bytes per second (see --write-timeout)

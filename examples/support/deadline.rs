@@ -1,24 +1,33 @@
 //! The bundled servers' timeout policy, one for both backends: built on
-//! ringloop's timers only (never on socket options such as `SO_SNDTIMEO`,
-//! which an io_uring op does not obey the way a readiness syscall does), so
-//! a connection is dropped on the same schedule on io_uring and on epoll.
+//! ringloop's timers (never on socket options such as `SO_SNDTIMEO`, which
+//! an io_uring op does not obey the way a readiness syscall does), so a
+//! connection is dropped on the same schedule on io_uring and on epoll.
 //!
 //! - [`Watchdog`]: a connection's one timer. Each wait it bounds (a read,
 //!   a write) sets an instant; moving it later costs nothing (the timer is
 //!   re-armed only when it fires early), so a busy connection does not
 //!   touch the loop's timer table per operation.
-//! - [`Pace`]: the minimum send rate. While a connection has bytes to send,
-//!   every window of `--write-timeout` must see at least
-//!   `--min-send-rate × --write-timeout` bytes accepted by the kernel (or
-//!   the rest of what there is to send); the window restarts each time that
-//!   quota is met. A client that stops reading is dropped one window after
-//!   its socket buffers filled, and so is one that reads a trickle: no
-//!   single write can hold the connection open by making a little progress.
-//!   [`write_all`] is `write_all` under that rule.
+//! - [`Pace`]: the minimum send rate. While a connection has bytes to
+//!   send, each window of `--write-timeout` must see the client take at
+//!   least `--min-send-rate × --write-timeout` bytes; at the end of a
+//!   window that did, the next one starts. A client that stops reading is
+//!   dropped at the end of the first window after its socket buffers
+//!   filled (two windows after the burst, in practice), and so is one that
+//!   reads a trickle: no write can hold the connection by making a little
+//!   progress.
+//!
+//! What the client took is the kernel's count, not the server's: the bytes
+//! handed to the socket minus what is still queued in it unacknowledged
+//! (`SIOCOUTQ`). Counting completed writes instead made the two backends
+//! differ: a readiness op on epoll moves a few bytes whenever it is polled,
+//! a `POLL_ADD` on io_uring only once a third of the socket buffer is free,
+//! so the same client met a window on one backend and not on the other.
+//! [`write_all`] is `write_all` under that rule.
 #![allow(dead_code)] // shared by several examples; each uses a part
 
 use std::future::{poll_fn, Future};
 use std::io;
+use std::os::fd::RawFd;
 use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -60,27 +69,49 @@ impl Watchdog {
     /// `fut` is dropped: whatever it was doing is cancelled, so the caller
     /// must give up on the connection).
     pub async fn run<F: Future>(&mut self, at: Instant, fut: F) -> Result<F::Output, Elapsed> {
+        self.run_until(at, fut, || None).await
+    }
+
+    /// As [`run`](Self::run), but when `at` passes `renew` may give a new
+    /// instant to wait until instead (`fut` keeps running).
+    ///
+    /// The instant is checked before `fut` is polled: a poll the timer
+    /// caused gives `fut` no last try (on epoll a readiness op retries its
+    /// syscall whenever it is polled; on io_uring nothing would happen).
+    pub async fn run_until<F: Future>(
+        &mut self,
+        at: Instant,
+        fut: F,
+        mut renew: impl FnMut() -> Option<Instant>,
+    ) -> Result<F::Output, Elapsed> {
+        self.set(at);
+        let mut fut = pin!(fut);
+        poll_fn(|cx| loop {
+            while Instant::now() >= self.at {
+                match renew() {
+                    Some(at) => self.set(at),
+                    None => return Poll::Ready(Err(Elapsed)),
+                }
+            }
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+            match Pin::new(&mut self.sleep).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                // Fired for an earlier wait: re-arm for this one. (Passed:
+                // the check above decides.)
+                Poll::Ready(()) if Instant::now() < self.at => self.sleep.reset(self.at),
+                Poll::Ready(()) => {}
+            }
+        })
+        .await
+    }
+
+    fn set(&mut self, at: Instant) {
         self.at = at;
         if at < self.sleep.deadline() {
             self.sleep.reset(at);
         }
-        let mut fut = pin!(fut);
-        poll_fn(|cx| {
-            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                return Poll::Ready(Ok(v));
-            }
-            loop {
-                match Pin::new(&mut self.sleep).poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(()) if Instant::now() >= self.at => {
-                        return Poll::Ready(Err(Elapsed))
-                    }
-                    // Fired for an earlier wait: re-arm for this one.
-                    Poll::Ready(()) => self.sleep.reset(self.at),
-                }
-            }
-        })
-        .await
     }
 }
 
@@ -105,34 +136,60 @@ impl WriteLimit {
     }
 }
 
+/// Bytes queued in a TCP socket and not yet acknowledged (`SIOCOUTQ`);
+/// 0 when it cannot be read (the rule then counts what the socket took).
+fn unacked(fd: RawFd) -> u64 {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one int through the pointer; `fd`
+    // is the connection's socket, open for as long as its `Pace` is used.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    if r < 0 {
+        0
+    } else {
+        n.max(0) as u64
+    }
+}
+
 /// The minimum send rate of one connection (see the module docs).
 #[derive(Debug)]
 pub struct Pace {
     limit: WriteLimit,
     quota: u64,
-    /// Start of the current window, and the bytes sent in it.
+    fd: RawFd,
+    /// Bytes handed to the socket so far.
+    written: u64,
+    /// Start of the current window, and what the client had taken then.
     start: Instant,
-    sent: u64,
+    taken_at_start: u64,
 }
 
 impl Pace {
-    pub fn new(limit: WriteLimit) -> Pace {
+    /// The rule for the TCP socket `fd`.
+    pub fn new(limit: WriteLimit, fd: RawFd) -> Pace {
         Pace {
             limit,
             quota: limit.quota(),
+            fd,
+            written: 0,
             start: Instant::now(),
-            sent: 0,
+            taken_at_start: 0,
         }
     }
 
-    /// Called before a write: a window that ran out while the connection
-    /// had nothing to send (it was reading, or opening a file) starts over.
-    /// One that runs out during a write ends the connection instead.
+    /// Bytes the client has taken (acknowledged) so far.
+    fn taken(&self) -> u64 {
+        self.written.saturating_sub(unacked(self.fd))
+    }
+
+    /// Called before a write; returns when its window ends. A window that
+    /// ended while the connection had nothing to send (it was reading, or
+    /// opening a file) starts over; one that ends during a write is judged
+    /// by [`renew`](Self::renew).
     pub fn begin(&mut self) -> Instant {
         let now = Instant::now();
         if now >= self.deadline() {
             self.start = now;
-            self.sent = 0;
+            self.taken_at_start = self.taken();
         }
         self.deadline()
     }
@@ -142,13 +199,29 @@ impl Pace {
         self.start + self.limit.window
     }
 
-    /// Counts `n` bytes the kernel took; a met quota starts a new window.
+    /// Counts `n` bytes handed to the socket.
     pub fn sent(&mut self, n: usize) {
-        self.sent += n as u64;
-        if self.sent >= self.quota {
-            self.start = Instant::now();
-            self.sent = 0;
+        self.written += n as u64;
+    }
+
+    /// At the end of a window during a write: the end of the next one if
+    /// the client took its quota in this one, else `None` (drop it).
+    pub fn renew(&mut self) -> Option<Instant> {
+        let taken = self.taken();
+        if taken.saturating_sub(self.taken_at_start) < self.quota {
+            return None;
         }
+        self.start = Instant::now();
+        self.taken_at_start = taken;
+        Some(self.deadline())
+    }
+
+    /// Runs one write step `fut` under the rule.
+    pub async fn within<F: Future>(&mut self, dog: &mut Watchdog, fut: F) -> io::Result<F::Output> {
+        let at = self.begin();
+        dog.run_until(at, fut, || self.renew())
+            .await
+            .map_err(|_| timed_out("write"))
     }
 }
 
@@ -165,11 +238,7 @@ pub async fn write_all<W: AsyncWrite, B: IoBuf>(
     let mut done = 0;
     let mut buf = buf;
     while done < total {
-        let at = pace.begin();
-        let (res, slice) = dog
-            .run(at, sock.write(buf.slice(done..total)))
-            .await
-            .map_err(|_| timed_out("write"))?;
+        let (res, slice) = pace.within(dog, sock.write(buf.slice(done..total))).await?;
         buf = slice.into_inner();
         match res {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
