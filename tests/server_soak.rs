@@ -17,7 +17,8 @@
 //!
 //! Settings (environment): `RINGLOOP_SOAK_DURATION` per server and backend
 //! (default `10m`), `RINGLOOP_SOAK_INTERVAL` between samples (default
-//! `10s`), both written as the servers' durations; `RINGLOOP_BACKEND`
+//! `10s`), both written as the servers' durations; `RINGLOOP_SOAK_SERVERS`
+//! (`echo`, `file_server` or both, comma-separated); `RINGLOOP_BACKEND`
 //! picks one backend.
 mod util;
 
@@ -343,6 +344,19 @@ fn soak_one(name: &str, b: Backend, duration: Duration, interval: Duration) -> V
         .collect()
 }
 
+/// The servers to soak: `RINGLOOP_SOAK_SERVERS` (comma-separated), or both.
+fn servers() -> Vec<String> {
+    let v = std::env::var("RINGLOOP_SOAK_SERVERS").unwrap_or_else(|_| "echo,file_server".into());
+    let list: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
+    for s in &list {
+        assert!(
+            s == "echo" || s == "file_server",
+            "RINGLOOP_SOAK_SERVERS: unknown server {s:?} (echo, file_server)"
+        );
+    }
+    list
+}
+
 #[test]
 #[ignore = "long: run by scripts/soak"]
 fn soak() {
@@ -351,8 +365,8 @@ fn soak() {
     let mut failed = Vec::new();
     for b in util::backends() {
         util::run_on(b, |b| {
-            for name in ["echo", "file_server"] {
-                failed.extend(soak_one(name, b, duration, interval));
+            for name in servers() {
+                failed.extend(soak_one(&name, b, duration, interval));
             }
         });
     }
