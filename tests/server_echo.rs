@@ -6,6 +6,8 @@ mod util;
 #[path = "../examples/echo_client/client.rs"]
 #[allow(dead_code)]
 mod client;
+#[path = "../examples/support/deadline.rs"]
+mod deadline;
 #[path = "../examples/echo/server.rs"]
 #[allow(dead_code)]
 mod server;
@@ -41,6 +43,11 @@ fn start(b: Backend, threads: usize, max_conns_per_loop: usize) -> Server {
         // The server's default; `--recv owned` is covered by the binary
         // tests (server_signals) and the comparison bench.
         pooled: true,
+        idle_timeout: Duration::from_secs(60),
+        write: deadline::WriteLimit {
+            window: Duration::from_secs(10),
+            min_rate: 4096,
+        },
     };
     let (tx, rx) = mpsc::channel();
     let thread = thread::spawn(move || {

@@ -11,6 +11,8 @@ mod body;
 mod conditional;
 #[path = "../examples/file_server/conn.rs"]
 mod conn;
+#[path = "../examples/support/deadline.rs"]
+mod deadline;
 #[path = "../examples/file_server/http.rs"]
 mod http;
 #[path = "../examples/file_server/open.rs"]
@@ -391,6 +393,7 @@ each_backend!(slow_and_idle_clients_are_closed, |b| {
         &tree.root,
         Opts {
             idle,
+            header: idle,
             ..Opts::default()
         },
     );

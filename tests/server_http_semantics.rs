@@ -14,6 +14,8 @@ mod body;
 mod conditional;
 #[path = "../examples/file_server/conn.rs"]
 mod conn;
+#[path = "../examples/support/deadline.rs"]
+mod deadline;
 #[path = "../examples/file_server/http.rs"]
 mod http;
 #[path = "../examples/file_server/open.rs"]

@@ -11,11 +11,15 @@
 //! stops the server reading from it (TCP backpressure), never grows a
 //! buffer. At `--max-conns` a loop stops accepting until one of its
 //! connections closes (the kernel's backlog holds the rest), so memory stays
-//! flat under a flood. On SIGINT or SIGTERM it stops accepting, lets open
+//! flat under a flood. A connection that sends nothing for `--idle-timeout`
+//! is closed; one that does not read its echoes at `--min-send-rate` (over
+//! each `--write-timeout` window) is reset. On SIGINT or SIGTERM it stops accepting, lets open
 //! connections finish for `--grace`, prints its figures and exits 0.
 
 #[path = "../support/cli.rs"]
 mod cli;
+#[path = "../support/deadline.rs"]
+mod deadline;
 mod server;
 #[path = "../support/shutdown.rs"]
 mod shutdown;
@@ -24,6 +28,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use deadline::WriteLimit;
 use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
@@ -47,6 +52,16 @@ struct Cli {
     /// Time open connections get to finish after SIGINT/SIGTERM
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = cli::duration)]
     grace: Duration,
+    /// Time a connection may send nothing before it is closed
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = cli::nonzero_duration)]
+    idle_timeout: Duration,
+    /// Window of the minimum send rate: a client that takes less than
+    /// --min-send-rate × this in one, while there is data for it, is reset
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
+    write_timeout: Duration,
+    /// Minimum send rate in bytes per second (see --write-timeout)
+    #[arg(long, value_name = "BYTES", default_value = "4096", value_parser = cli::count(1 << 40))]
+    min_send_rate: usize,
     /// Bytes per read (the size of each pooled buffer, or of each
     /// connection's own buffer with --recv owned)
     #[arg(long, value_name = "BYTES", default_value = "16384", value_parser = cli::count(64 << 20))]
@@ -67,6 +82,9 @@ fn main() {
         backend,
         max_conns,
         grace,
+        idle_timeout,
+        write_timeout,
+        min_send_rate,
         buf,
         recv,
         buffers,
@@ -86,6 +104,11 @@ fn main() {
         grace,
         buf,
         pooled: recv == "pooled",
+        idle_timeout,
+        write: WriteLimit {
+            window: write_timeout,
+            min_rate: min_send_rate as u64,
+        },
     };
 
     let rt = shutdown::build_runtime_with("echo", backend, threads, |b| {
@@ -108,6 +131,7 @@ fn main() {
                 total.bytes += s.bytes;
                 total.accept_errors += s.accept_errors;
                 total.conn_errors += s.conn_errors;
+                total.timed_out += s.timed_out;
                 total.left_open += s.left_open;
             }
             Err(e) => eprintln!("echo: loop {i} failed: {e}"),
@@ -115,8 +139,8 @@ fn main() {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "echo: {} connections, {} bytes echoed in {secs:.1}s, {} accept errors, {} connection errors, {} cut at the end of the grace period",
-        total.accepted, total.bytes, total.accept_errors, total.conn_errors, total.left_open
+        "echo: {} connections, {} bytes echoed in {secs:.1}s, {} accept errors, {} connection errors, {} timed out, {} cut at the end of the grace period",
+        total.accepted, total.bytes, total.accept_errors, total.conn_errors, total.timed_out, total.left_open
     );
     println!("{}", rt.metrics());
     let failed = per_loop.iter().any(Result::is_err);

@@ -1,17 +1,25 @@
 //! The echo server's serving code, shared by `main.rs` and the tests
 //! (`tests/server_echo.rs` includes this file).
+//!
+//! Timeouts (the policy of `examples/support/deadline.rs`, the same on
+//! both backends): `--idle-timeout` from the accept or the end of the last
+//! echo until the next bytes arrive (then the connection is closed);
+//! `--write-timeout` with `--min-send-rate` on every echo written (a client
+//! that does not read its echoes, or reads a trickle, is reset).
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
-use ringloop::io::{AsyncRead, AsyncWrite};
+use ringloop::io::AsyncRead;
 use ringloop::net::{TcpListener, TcpStream};
 
+use crate::deadline::{self, Pace, Watchdog, WriteLimit};
 use crate::shutdown;
 
 #[derive(Clone, Copy)]
@@ -25,6 +33,10 @@ pub struct Config {
     /// Receive into the loop's pooled buffers (an idle connection holds
     /// none) rather than into a buffer each connection owns.
     pub pooled: bool,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// The minimum send rate (`--write-timeout`, `--min-send-rate`).
+    pub write: WriteLimit,
 }
 
 /// What one loop did.
@@ -34,6 +46,8 @@ pub struct LoopStats {
     pub bytes: u64,
     pub accept_errors: u64,
     pub conn_errors: u64,
+    /// Connections closed by the idle timeout or the minimum send rate.
+    pub timed_out: u64,
     pub left_open: u64,
 }
 
@@ -109,16 +123,37 @@ pub async fn serve(
             }
         };
         stats.borrow_mut().accepted += 1;
+        // An echo is written as it was read, in pieces: with Nagle the last
+        // short piece of a large message waits for the client's delayed
+        // ACK (40 ms on Linux).
+        let _ = stream.set_nodelay(true);
         conns.live.set(conns.live.get() + 1);
         let (c, st) = (conns.clone(), stats.clone());
         drop(ringloop::spawn(async move {
-            let r = if cfg.pooled {
-                echo_pooled(&stream, &st).await
-            } else {
-                echo(&stream, cfg.buf, &st).await
+            let mut t = Timers {
+                idle: cfg.idle_timeout,
+                dog: Watchdog::default(),
+                pace: Pace::new(cfg.write, stream.as_raw_fd()),
             };
-            if r.is_err() {
-                st.borrow_mut().conn_errors += 1;
+            let r = if cfg.pooled {
+                echo_pooled(&stream, &st, &mut t).await
+            } else {
+                echo(&stream, cfg.buf, &st, &mut t).await
+            };
+            match r {
+                Ok(()) => {}
+                Err(End::Idle) => st.borrow_mut().timed_out += 1,
+                Err(End::Write(e)) => {
+                    // A reset, not a close: the queued echo is thrown away
+                    // instead of sent to a client that does not read.
+                    let _ = stream.set_linger(Some(Duration::ZERO));
+                    if e.kind() == std::io::ErrorKind::TimedOut {
+                        st.borrow_mut().timed_out += 1;
+                    } else {
+                        st.borrow_mut().conn_errors += 1;
+                    }
+                }
+                Err(End::Read) => st.borrow_mut().conn_errors += 1,
             }
             drop(stream);
             c.done();
@@ -136,36 +171,69 @@ pub async fn serve(
     Ok(s)
 }
 
+/// A connection's timeouts.
+struct Timers {
+    idle: Duration,
+    dog: Watchdog,
+    pace: Pace,
+}
+
+/// Why a connection ended early.
+enum End {
+    Idle,
+    Read,
+    Write(std::io::Error),
+}
+
 /// Echoes with pooled receives: a buffer is taken only when bytes arrive
 /// and goes back once they are written out. One receive at a time, after
 /// the previous echo was written: a client that does not read its echo
 /// stops the server reading from it (TCP backpressure), and holds one
 /// buffer at most.
-async fn echo_pooled(stream: &TcpStream, stats: &RefCell<LoopStats>) -> std::io::Result<()> {
-    while let Some(buf) = stream.recv_pooled().await? {
+async fn echo_pooled(
+    stream: &TcpStream,
+    stats: &RefCell<LoopStats>,
+    t: &mut Timers,
+) -> Result<(), End> {
+    loop {
+        let at = Instant::now() + t.idle;
+        let got = t.dog.run(at, stream.recv_pooled()).await;
+        let Some(buf) = got.map_err(|_| End::Idle)?.map_err(|_| End::Read)? else {
+            return Ok(());
+        };
         let n = buf.len();
-        let (r, buf) = stream.write_all(buf).await;
+        let buf = deadline::write_all(stream, buf, &mut t.dog, &mut t.pace)
+            .await
+            .map_err(End::Write)?;
         drop(buf);
-        r?;
         stats.borrow_mut().bytes += n as u64;
     }
-    Ok(())
 }
 
 /// Echoes through a buffer the connection owns (its pages touched only as
 /// far as reads fill it).
-async fn echo(stream: &TcpStream, size: usize, stats: &RefCell<LoopStats>) -> std::io::Result<()> {
+async fn echo(
+    stream: &TcpStream,
+    size: usize,
+    stats: &RefCell<LoopStats>,
+    t: &mut Timers,
+) -> Result<(), End> {
     let mut buf = Vec::with_capacity(size);
     loop {
         buf.clear();
-        let (r, b) = stream.read(buf).await;
-        let n = r?;
+        let at = Instant::now() + t.idle;
+        let (r, b) = t
+            .dog
+            .run(at, stream.read(buf))
+            .await
+            .map_err(|_| End::Idle)?;
+        let n = r.map_err(|_| End::Read)?;
         if n == 0 {
             return Ok(());
         }
-        let (r, b) = stream.write_all(b).await;
-        r?;
+        buf = deadline::write_all(stream, b, &mut t.dog, &mut t.pace)
+            .await
+            .map_err(End::Write)?;
         stats.borrow_mut().bytes += n as u64;
-        buf = b;
     }
 }

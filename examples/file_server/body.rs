@@ -12,22 +12,24 @@
 //! - **Either, on `EINVAL`/unsupported before any byte went out:** read +
 //!   write through one [`COPY_CHUNK`] buffer.
 //!
-//! Each step is bounded by the idle timeout: a client that stops reading is
-//! dropped, and the dropped op's fds stay open until the kernel is done.
+//! Every step runs under the connection's minimum send rate
+//! (`examples/support/deadline.rs`): a client that stops reading, or reads
+//! a trickle, is dropped one `--write-timeout` window after its socket
+//! buffers filled, on both backends; a dropped op's fds stay open until the
+//! kernel is done with them.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
-use std::time::Duration;
 
 use ringloop::driver::Op;
 use ringloop::fs::File;
-use ringloop::io::AsyncWrite;
 use ringloop::net::TcpStream;
 use ringloop::Backend;
 
+use crate::deadline::{self, Pace, Watchdog};
 use crate::ops::{PollOut, SendFile, Splice};
 
 /// Pipe capacity asked for with `F_SETPIPE_SZ` (the default is 64 KiB).
@@ -67,18 +69,19 @@ impl Pipe {
     }
 }
 
-/// Where a body goes.
+/// Where a body goes, and the connection's send-rate state.
 pub struct Sink<'a> {
     pub sock: &'a Rc<TcpStream>,
     pub pipe: &'a RefCell<Option<Pipe>>,
-    pub idle: Duration,
+    pub dog: &'a mut Watchdog,
+    pub pace: &'a mut Pace,
 }
 
-async fn within<T>(idle: Duration, fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    ringloop::time::timeout(idle, fut)
-        .await
-        .map_err(io::Error::from)
-        .and_then(|r| r)
+impl Sink<'_> {
+    /// Runs one step of the body under the minimum send rate.
+    async fn within<T>(&mut self, fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+        self.pace.within(self.dog, fut).await?
+    }
 }
 
 fn no_zero_copy(e: &io::Error) -> bool {
@@ -87,7 +90,7 @@ fn no_zero_copy(e: &io::Error) -> bool {
 
 /// Sends bytes `start..start + len` of `file`; returns the bytes sent, or
 /// the error with which the connection must close.
-pub async fn send(sink: &Sink<'_>, file: &Rc<File>, start: u64, len: u64) -> io::Result<u64> {
+pub async fn send(sink: &mut Sink<'_>, file: &Rc<File>, start: u64, len: u64) -> io::Result<u64> {
     let mut sent = 0;
     let r = match ringloop::current_backend() {
         Some(Backend::IoUring) => splice(sink, file, start, len, &mut sent).await,
@@ -108,7 +111,7 @@ fn eof(done: u64, len: u64) -> io::Error {
 }
 
 async fn splice(
-    sink: &Sink<'_>,
+    sink: &mut Sink<'_>,
     file: &Rc<File>,
     start: u64,
     len: u64,
@@ -127,22 +130,23 @@ async fn splice(
     while *sent < len {
         let want = (len - *sent).min(u64::from(cap)) as u32;
         let off = (start + *sent) as i64;
-        let n = within(
-            sink.idle,
-            Op::new(Splice::new(src.clone(), off, w.clone(), want)),
-        )
-        .await?;
+        let n = sink
+            .within(Op::new(Splice::new(src.clone(), off, w.clone(), want)))
+            .await?;
         if n == 0 {
             return Err(eof(*sent, len));
         }
         let mut left = n;
         while left > 0 {
             let op = Splice::new(r.clone(), -1, sock.clone(), left as u32);
-            match within(sink.idle, Op::new(op)).await {
+            match sink.within(Op::new(op)).await {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(m) => left -= m.min(left),
+                Ok(m) => {
+                    left -= m.min(left);
+                    sink.pace.sent(m);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    within(sink.idle, Op::new(PollOut::new(sock.clone()))).await?;
+                    sink.within(Op::new(PollOut::new(sock.clone()))).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -153,7 +157,7 @@ async fn splice(
 }
 
 async fn sendfile(
-    sink: &Sink<'_>,
+    sink: &mut Sink<'_>,
     file: &Rc<File>,
     start: u64,
     len: u64,
@@ -164,30 +168,31 @@ async fn sendfile(
     while *sent < len {
         let want = ((len - *sent) as usize).min(SENDFILE_CHUNK);
         let op = SendFile::new(sock.clone(), src.clone(), start + *sent, want);
-        match within(sink.idle, Op::new(op)).await? {
+        match sink.within(Op::new(op)).await? {
             0 => return Err(eof(*sent, len)),
-            n => *sent += n as u64,
+            n => {
+                *sent += n as u64;
+                sink.pace.sent(n);
+            }
         }
     }
     Ok(())
 }
 
-async fn copy(sink: &Sink<'_>, file: &Rc<File>, start: u64, len: u64) -> io::Result<u64> {
+async fn copy(sink: &mut Sink<'_>, file: &Rc<File>, start: u64, len: u64) -> io::Result<u64> {
     use ringloop::buf::IoBuf;
-    use ringloop::time::timeout;
     let mut buf = Vec::with_capacity(COPY_CHUNK);
     let mut done = 0;
     while done < len {
         buf.clear();
         let want = ((len - done) as usize).min(COPY_CHUNK);
-        let (r, b) = timeout(sink.idle, file.read_at(buf.slice(..want), start + done)).await?;
+        let read = file.read_at(buf.slice(..want), start + done);
+        let (r, b) = sink.pace.within(sink.dog, read).await?;
         let n = r?;
         if n == 0 {
             return Err(eof(done, len));
         }
-        let (r, b) = timeout(sink.idle, sink.sock.write_all(b.into_inner())).await?;
-        r?;
-        buf = b;
+        buf = deadline::write_all(&**sink.sock, b.into_inner(), sink.dog, sink.pace).await?;
         done += n as u64;
     }
     Ok(done)

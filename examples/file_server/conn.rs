@@ -2,23 +2,35 @@
 //!
 //! Every complete head already in the input buffer is answered before the
 //! next read (pipelining); small answers are gathered in one output buffer
-//! and written with one send before reading again. A head must arrive
-//! whole within `--idle-timeout` of the end of the previous answer (or of
-//! the accept): that one deadline bounds both an idle keep-alive connection
-//! and a head trickling in a byte at a time (slowloris). Every write is
-//! bounded by the same timeout, so a client that stops reading goes too.
+//! and written with one send. The output buffer is capped: once it holds
+//! [`OUT_HIGH`] bytes the connection stops parsing (and so stops reading)
+//! until that buffer has gone to the kernel, so a client that pipelines
+//! requests and never reads costs the input buffer, one capped output
+//! buffer and its socket buffers, never more.
+//!
+//! Timeouts (the policy of `examples/support/deadline.rs`, the same on
+//! both backends): `--idle-timeout` from the accept or the end of the last
+//! answer until the first byte of the next head; `--header-timeout` from
+//! that first byte until the head is complete (a head trickling in a byte
+//! at a time, slowloris); `--write-timeout` with `--min-send-rate` for
+//! every byte sent, heads and bodies alike. An idle or header timeout
+//! closes the connection; a write timeout aborts it (`SO_LINGER` 0, a
+//! reset), so the kernel does not keep sending its queue to a client that
+//! does not read.
 
 use std::cell::RefCell;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ringloop::buf::IoBuf;
-use ringloop::io::{AsyncRead, AsyncWrite};
+use ringloop::io::AsyncRead;
 use ringloop::net::TcpStream;
 
 use crate::body::{self, Pipe, Sink};
 use crate::conditional::{self, Decision, Validators};
+use crate::deadline::{self, Pace, Watchdog};
 use crate::http::{self, Parsed, Request};
 use crate::open::{open_target, Opened};
 use crate::path::{self, PathError};
@@ -31,6 +43,10 @@ use crate::target;
 const SMALL_BODY: u64 = 16 * 1024;
 /// Input buffer: a full head plus room for pipelined ones behind it.
 const IN_BUF: usize = 2 * http::MAX_HEAD;
+/// Output cap: no more heads are parsed while this many bytes of answers
+/// wait to be sent (it may be exceeded by one answer: a head and a small
+/// body).
+pub const OUT_HIGH: usize = 64 * 1024;
 
 /// How one request ended, for the access log.
 struct Answer {
@@ -45,30 +61,43 @@ pub struct Conn {
     pipe: RefCell<Option<Pipe>>,
     shared: Rc<Shared>,
     id: u64,
+    dog: Watchdog,
+    pace: Pace,
 }
 
 impl Conn {
     pub fn new(sock: TcpStream, shared: Rc<Shared>, id: u64) -> Conn {
+        let fd = sock.as_raw_fd();
         Conn {
             sock: Rc::new(sock),
             pipe: RefCell::new(None),
+            pace: Pace::new(shared.cfg.write, fd),
             shared,
             id,
+            dog: Watchdog::default(),
         }
     }
 
-    /// Serves until the client closes, a deadline passes, an error
-    /// response, or the loop stops between requests.
-    pub async fn run(self) {
+    /// Serves until the client closes, a timeout, an error response, or
+    /// the loop stops between requests.
+    pub async fn run(mut self) {
         let mut inb: Vec<u8> = Vec::with_capacity(IN_BUF);
         let mut out: Vec<u8> = Vec::with_capacity(4096 + SMALL_BODY as usize);
-        let idle = self.shared.cfg.idle_timeout;
-        // The next head must be complete by then; moved on by each answer.
-        let mut deadline = Instant::now() + idle;
+        let (idle, header) = (self.shared.cfg.idle_timeout, self.shared.cfg.header_timeout);
+        // Since when the connection has had nothing to answer, and by when
+        // the head whose first byte has arrived must be complete.
+        let mut idle_since = Instant::now();
+        let mut head_by: Option<Instant> = None;
         'conn: loop {
             let mut answered = false;
-            // Answer every complete head in the buffer, in order.
+            // Answer the complete heads in the buffer, in order, until the
+            // output is over its cap.
+            let mut capped = false;
             loop {
+                if out.len() >= OUT_HIGH {
+                    capped = true;
+                    break;
+                }
                 let started = Instant::now();
                 match http::parse(&inb) {
                     Parsed::Partial => break,
@@ -81,7 +110,8 @@ impl Conn {
                         inb.drain(..used);
                         let a = match self.answer(&req, &mut out).await {
                             Ok(a) => a,
-                            Err(_) => return, // mid-body: nothing else can be sent
+                            // Mid-body: nothing else can be sent.
+                            Err(_) => return self.abort(),
                         };
                         self.log(&req.method, &req.target, a.status, a.bytes, started);
                         answered = true;
@@ -94,26 +124,31 @@ impl Conn {
             if !out.is_empty() {
                 match self.flush(out).await {
                     Some(o) => out = o,
-                    None => return,
+                    None => return self.abort(),
                 }
             }
             if answered {
-                deadline = Instant::now() + idle;
+                idle_since = Instant::now();
+                head_by = None;
+            }
+            if capped {
+                continue; // more heads may be buffered: answer them first
             }
             if self.shared.stopping() && inb.is_empty() {
                 break;
             }
-            // Read more of the next head, by the head deadline.
+            // Read more of the next head, by the idle or the header deadline.
             let idle_now = inb.is_empty();
+            let at = if idle_now {
+                idle_since + idle
+            } else {
+                *head_by.get_or_insert_with(|| Instant::now() + header)
+            };
             let filled = inb.len();
             let read = self.sock.read(inb.slice(filled..));
             let r = self
                 .shared
-                .unless_stopped(
-                    self.id,
-                    idle_now,
-                    ringloop::time::timeout_at(deadline, read),
-                )
+                .unless_stopped(self.id, idle_now, self.dog.run(at, read))
                 .await;
             let (r, b) = match r {
                 Some(Ok(rb)) => rb,
@@ -127,24 +162,30 @@ impl Conn {
             }
         }
         if !out.is_empty() {
-            if let Some(o) = self.flush(out).await {
-                drop(o);
-                self.linger().await;
+            match self.flush(out).await {
+                Some(o) => {
+                    drop(o);
+                    self.linger().await;
+                }
+                None => self.abort(),
             }
         }
     }
 
-    /// Writes `out` whole, by the idle timeout; gives the emptied buffer
-    /// back, or `None` when the connection is done for.
-    async fn flush(&self, out: Vec<u8>) -> Option<Vec<u8>> {
-        let w = ringloop::time::timeout(self.shared.cfg.idle_timeout, self.sock.write_all(out));
-        match w.await {
-            Ok((Ok(()), mut o)) => {
-                o.clear();
-                Some(o)
-            }
-            _ => None,
-        }
+    /// Makes the close a reset: after a write timeout the queued bytes are
+    /// thrown away instead of sent to a client that does not read.
+    fn abort(&self) {
+        let _ = self.sock.set_linger(Some(Duration::ZERO));
+    }
+
+    /// Writes `out` whole, at the minimum send rate; gives the emptied
+    /// buffer back, or `None` when the connection is done for.
+    async fn flush(&mut self, out: Vec<u8>) -> Option<Vec<u8>> {
+        let mut o = deadline::write_all(&*self.sock, out, &mut self.dog, &mut self.pace)
+            .await
+            .ok()?;
+        o.clear();
+        Some(o)
     }
 
     /// Closes politely after an error answer: stop sending, then read what
@@ -152,12 +193,7 @@ impl Conn {
     /// close into a reset that could destroy the answer in flight.
     async fn linger(&self) {
         let _ = self.sock.shutdown(std::net::Shutdown::Write).await;
-        let deadline = Instant::now()
-            + self
-                .shared
-                .cfg
-                .idle_timeout
-                .min(std::time::Duration::from_secs(1));
+        let deadline = Instant::now() + self.shared.cfg.idle_timeout.min(Duration::from_secs(1));
         let mut buf = Vec::with_capacity(4096);
         for _ in 0..16 {
             buf.clear();
@@ -177,7 +213,7 @@ impl Conn {
 
     /// Appends the answer to `req` to `out`, or writes it (with its body)
     /// when the body takes the zero-copy path.
-    async fn answer(&self, req: &Request, out: &mut Vec<u8>) -> io::Result<Answer> {
+    async fn answer(&mut self, req: &Request, out: &mut Vec<u8>) -> io::Result<Answer> {
         let head_only = req.method == "HEAD";
         let keep = req.keep_alive;
         let fail = |out: &mut Vec<u8>, status: u16| -> io::Result<Answer> {
@@ -310,12 +346,13 @@ impl Conn {
             .await
             .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
         *out = o;
-        let sink = Sink {
+        let mut sink = Sink {
             sock: &self.sock,
             pipe: &self.pipe,
-            idle: self.shared.cfg.idle_timeout,
+            dog: &mut self.dog,
+            pace: &mut self.pace,
         };
-        let bytes = body::send(&sink, &Rc::new(file), start, len).await?;
+        let bytes = body::send(&mut sink, &Rc::new(file), start, len).await?;
         Ok(Answer {
             status,
             bytes,

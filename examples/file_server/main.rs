@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! cargo run --release --example file_server -- --root ./public --addr 127.0.0.1:8080 \
-//!     --threads 2 --backend auto|uring|epoll [--max-conns 10000] [--idle-timeout 10s] [--log]
+//!     --threads 2 --backend auto|uring|epoll [--max-conns 10000] [--idle-timeout 10s] \
+//!     [--header-timeout 10s] [--write-timeout 10s] [--min-send-rate 4096] [--log]
 //! ```
 //!
 //! GET and HEAD, keep-alive and pipelining, single byte ranges,
@@ -15,7 +16,8 @@
 //! (io_uring) or `sendfile` (epoll). The modules:
 //!
 //! - `server.rs`: accept loop, `--max-conns` (503), stop and grace period;
-//! - `conn.rs`: one connection, request by request; `http.rs`: heads,
+//! - `conn.rs`: one connection, request by request, with a capped output
+//!   buffer and the timeouts of `support/deadline.rs`; `http.rs`: heads,
 //!   limits, dates and media types; `target.rs`: the request target's forms;
 //!   `path.rs`: its path → root-relative path; `range.rs`; `conditional.rs`:
 //!   validators and preconditions;
@@ -31,6 +33,8 @@ mod body;
 mod cli;
 mod conditional;
 mod conn;
+#[path = "../support/deadline.rs"]
+mod deadline;
 mod http;
 mod open;
 mod ops;
@@ -47,6 +51,7 @@ use std::time::Duration;
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::Parser;
+use deadline::WriteLimit;
 use ringloop::Backend;
 use server::{serve, Config, LoopStats};
 
@@ -70,9 +75,19 @@ struct Cli {
     /// Most connections open at once, over all loops; more get 503
     #[arg(long, value_name = "M", default_value = "10000", value_parser = cli::count(10_000_000))]
     max_conns: usize,
-    /// Time a request head may take, and an idle connection may stay
+    /// Time a connection may stay idle (before a request's first byte)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
     idle_timeout: Duration,
+    /// Time a request head may take from its first byte to its end
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
+    header_timeout: Duration,
+    /// Window of the minimum send rate: a client that takes less than
+    /// --min-send-rate × this in one, while there is data for it, is reset
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = cli::nonzero_duration)]
+    write_timeout: Duration,
+    /// Minimum send rate in bytes per second (see --write-timeout)
+    #[arg(long, value_name = "BYTES", default_value = "4096", value_parser = cli::count(1 << 40))]
+    min_send_rate: usize,
     /// Time open connections get to finish after SIGINT/SIGTERM
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = cli::duration)]
     grace: Duration,
@@ -94,6 +109,9 @@ fn main() {
         backend,
         max_conns,
         idle_timeout,
+        header_timeout,
+        write_timeout,
+        min_send_rate,
         grace,
         log,
     } = cli::parse();
@@ -110,6 +128,11 @@ fn main() {
         root: Arc::new(root),
         max_conns_per_loop: max_conns.div_ceil(threads),
         idle_timeout,
+        header_timeout,
+        write: WriteLimit {
+            window: write_timeout,
+            min_rate: min_send_rate as u64,
+        },
         grace,
         log,
     });

@@ -18,6 +18,7 @@ use ringloop::io::{AsyncRead, AsyncWrite};
 use ringloop::net::{TcpListener, TcpStream};
 
 use crate::conn::Conn;
+use crate::deadline::WriteLimit;
 use crate::shutdown;
 
 /// Settings shared by every loop.
@@ -27,7 +28,12 @@ pub struct Config {
     /// The served directory (`O_PATH`), opened once by [`crate::open::open_root`].
     pub root: Arc<OwnedFd>,
     pub max_conns_per_loop: usize,
+    /// An idle connection (no byte of a next head) is closed after this.
     pub idle_timeout: Duration,
+    /// A head must be complete this long after its first byte.
+    pub header_timeout: Duration,
+    /// The minimum send rate (`--write-timeout`, `--min-send-rate`).
+    pub write: WriteLimit,
     /// How long open connections may finish after a stop.
     pub grace: Duration,
     pub log: bool,

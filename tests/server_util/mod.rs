@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ringloop::{Backend, Builder, Handle};
 
+use crate::deadline::WriteLimit;
 use crate::server::{serve, Config, LoopStats};
 use crate::{open, shutdown};
 
@@ -76,6 +77,8 @@ impl Drop for Tree {
 pub struct Opts {
     pub max_conns: usize,
     pub idle: Duration,
+    pub header: Duration,
+    pub write: WriteLimit,
 }
 
 impl Default for Opts {
@@ -83,6 +86,11 @@ impl Default for Opts {
         Opts {
             max_conns: 10_000,
             idle: Duration::from_secs(10),
+            header: Duration::from_secs(10),
+            write: WriteLimit {
+                window: Duration::from_secs(10),
+                min_rate: 4096,
+            },
         }
     }
 }
@@ -102,6 +110,8 @@ impl Server {
             root,
             max_conns_per_loop: opts.max_conns,
             idle_timeout: opts.idle,
+            header_timeout: opts.header,
+            write: opts.write,
             grace: Duration::from_secs(2),
             log: false,
         });
