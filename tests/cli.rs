@@ -259,7 +259,11 @@ fn out_of_range_counts_are_errors() {
             "invalid value '0' for '--threads <N>'",
         ),
         ("overhead", &["--n", "0"], "invalid value '0' for '--n <N>'"),
-        ("overhead", &["--batch", "5000"], "invalid value '5000' for '--batch <B>'"),
+        (
+            "overhead",
+            &["--batch", "5000"],
+            "invalid value '5000' for '--batch <B>'",
+        ),
     ];
     for (name, args, msg) in cases {
         refused(name, args, &[msg]);

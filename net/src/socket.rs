@@ -144,7 +144,8 @@ impl Socket {
         &self,
         buf: B,
     ) -> impl Future<Output = BufResult<usize, B>> + '_ {
-        let op = Op::new(ops::Recv::new(self.fd.clone(), buf, 0));
+        let stream = matches!(self.kind, "tcp" | "unix stream");
+        let op = Op::new(ops::Recv::new(self.fd.clone(), buf, 0, stream));
         async move {
             let (r, buf) = op.await;
             (r.map_err(self.ctx("recv")), buf)

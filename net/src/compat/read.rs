@@ -59,7 +59,7 @@ impl ReadState {
                 buf.reserve_exact(self.cap);
                 self.pos = 0;
                 self.op
-                    .insert(Op::new(Recv::new(sock.shared_fd().clone(), buf, 0)))
+                    .insert(Op::new(Recv::new(sock.shared_fd().clone(), buf, 0, true)))
             }
         };
         let (res, buf) = ready!(Pin::new(op).poll(cx));

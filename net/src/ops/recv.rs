@@ -26,11 +26,19 @@ pub(crate) struct Recv<B> {
     fd: SharedFd,
     buf: B,
     flags: libc::c_int,
+    /// A stream socket: a short read means its receive queue is drained
+    /// (a datagram read is short whenever the datagram is).
+    stream: bool,
 }
 
 impl<B: IoBufMut> Recv<B> {
-    pub(crate) fn new(fd: SharedFd, buf: B, flags: libc::c_int) -> Self {
-        Recv { fd, buf, flags }
+    pub(crate) fn new(fd: SharedFd, buf: B, flags: libc::c_int, stream: bool) -> Self {
+        Recv {
+            fd,
+            buf,
+            flags,
+            stream,
+        }
     }
 
     fn len(&self) -> u32 {
@@ -67,6 +75,10 @@ unsafe impl<B: IoBufMut> OpCode for Recv<B> {
         let ptr = self.buf.stable_mut_ptr();
         // SAFETY: `ptr` is valid for writes of `len` bytes (IoBufMut).
         cvt_len(unsafe { libc::recv(self.fd.as_raw_fd(), ptr.cast(), len, self.flags) })
+    }
+
+    fn drained(&self, n: u32) -> bool {
+        self.stream && self.flags & libc::MSG_PEEK == 0 && n > 0 && n < self.len()
     }
 
     fn complete(mut self, c: Completion) -> BufResult<usize, B> {

@@ -94,6 +94,13 @@ pub(crate) trait IoDriver {
         wait: &mut ReadyWait,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>>;
+    /// Whether an operation on `fd` should try its syscall before waiting:
+    /// `false` while the backend knows `fd` is not ready for `interest`
+    /// (an `EAGAIN` or a drained result since its last readiness event).
+    fn maybe_ready(&self, fd: RawFd, interest: Interest) -> bool;
+    /// Records that `fd` is not ready for `interest` until its next
+    /// readiness event (a drained result, see `OpCode::drained`).
+    fn not_ready(&mut self, fd: RawFd, interest: Interest) -> io::Result<()>;
     /// The wait is over or abandoned.
     fn cancel_ready(&mut self, wait: ReadyWait);
     /// Closes `fd` without blocking the loop.
@@ -260,6 +267,15 @@ impl Driver {
 
     pub(crate) fn cancel_ready(&mut self, wait: ReadyWait) {
         backend!(&mut self.inner, d => d.cancel_ready(wait))
+    }
+
+    #[inline]
+    pub(crate) fn maybe_ready(&self, fd: RawFd, interest: Interest) -> bool {
+        backend!(&self.inner, d => d.maybe_ready(fd, interest))
+    }
+
+    pub(crate) fn not_ready(&mut self, fd: RawFd, interest: Interest) -> io::Result<()> {
+        backend!(&mut self.inner, d => d.not_ready(fd, interest))
     }
 
     /// Closes `fd` without blocking the loop (a `CLOSE` SQE on io_uring).

@@ -320,12 +320,24 @@ fn poll_readiness<T: OpCode>(
     cx: &mut Context<'_>,
 ) -> Poll<Completion> {
     loop {
-        driver.borrow().metrics.io_syscalls.inc();
-        match data.try_io() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            result => {
-                driver.borrow_mut().cancel_ready(std::mem::take(wait));
-                return Poll::Ready(Completion { result, flags: 0 });
+        // Known not ready (an EAGAIN or a drained result since the last
+        // event): wait without trying the syscall.
+        if driver.borrow().maybe_ready(fd, interest) {
+            driver.borrow().metrics.io_syscalls.inc();
+            match data.try_io() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                result => {
+                    let mut d = driver.borrow_mut();
+                    if let Ok(n) = result {
+                        if data.drained(n) {
+                            // The fd was registered by now or is registered
+                            // here; failing that, the next op just tries.
+                            let _ = d.not_ready(fd, interest);
+                        }
+                    }
+                    d.cancel_ready(std::mem::take(wait));
+                    return Poll::Ready(Completion { result, flags: 0 });
+                }
             }
         }
         match ready!(driver.borrow_mut().poll_ready(fd, interest, wait, cx)) {

@@ -143,6 +143,20 @@ pub unsafe trait OpCode: 'static {
         ))
     }
 
+    /// On the readiness path: whether `n`, the byte count of a successful
+    /// [`try_io`](Self::try_io), shows that the fd has nothing more for this
+    /// direction right now (a stream read that got more than nothing and
+    /// fewer bytes than it asked for; never a datagram read, which is short
+    /// whenever the datagram is), so the next operation of that direction
+    /// waits for readiness instead of trying its syscall first and getting
+    /// `EAGAIN`. The default, `false`, always tries the syscall first.
+    /// Writes keep the default: a partial write is rare and its next
+    /// attempt is cheap.
+    fn drained(&self, n: u32) -> bool {
+        let _ = n;
+        false
+    }
+
     /// The pool job for [`Fallback::Blocking`]. Called at most once.
     fn blocking_job(&mut self) -> BlockingJob {
         // SAFETY: the closure touches no pointer at all.

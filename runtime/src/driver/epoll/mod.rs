@@ -137,6 +137,17 @@ impl IoDriver for EpollDriver {
             .poll_ready(self.epfd.as_raw_fd(), fd, interest, syscalls, cx)
     }
 
+    #[inline]
+    fn maybe_ready(&self, fd: RawFd, interest: Interest) -> bool {
+        self.fds.maybe_ready(fd, interest)
+    }
+
+    fn not_ready(&mut self, fd: RawFd, interest: Interest) -> io::Result<()> {
+        let syscalls = &self.metrics.io_syscalls;
+        self.fds
+            .not_ready(self.epfd.as_raw_fd(), fd, interest, syscalls)
+    }
+
     fn close_fd(&mut self, fd: RawFd) {
         self.metrics.io_syscalls.add(2); // epoll_ctl(DEL) + close
         self.fds

@@ -296,6 +296,16 @@ impl IoDriver for UringDriver {
         }
     }
 
+    /// A POLL_ADD per wait: nothing cached, always try first.
+    #[inline]
+    fn maybe_ready(&self, _fd: RawFd, _interest: Interest) -> bool {
+        true
+    }
+
+    fn not_ready(&mut self, _fd: RawFd, _interest: Interest) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Fire-and-forget `CLOSE`; falls back to `close(2)` when the SQ is stuck.
     fn close_fd(&mut self, fd: RawFd) {
         let e = opcode::Close::new(types::Fd(fd))
