@@ -82,7 +82,7 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--tasks", Some("100000")),
             (
                 "--peers",
-                Some("floor,uring,epoll,uring-owned,epoll-owned,tokio"),
+                Some("floor,uring,epoll,uring-owned,epoll-owned,uring-multishot,tokio"),
             ),
             ("--syscalls", Some("off")),
         ],

@@ -28,7 +28,7 @@ const ROWS: &[&str] = &[
 
 fn peers_of(b: Backend) -> &'static [&'static str] {
     match b {
-        Backend::IoUring => &["floor", "uring", "uring-owned", "tokio"],
+        Backend::IoUring => &["floor", "uring", "uring-owned", "uring-multishot", "tokio"],
         _ => &["epoll", "epoll-owned", "tokio"],
     }
 }
@@ -76,7 +76,13 @@ each_backend!(prints_one_table_with_every_figure, |b: Backend| {
         .map(str::trim)
         .collect();
     let titles: Vec<&str> = match b {
-        Backend::IoUring => vec!["floor", "ringloop uring", "uring owned", "tokio"],
+        Backend::IoUring => vec![
+            "floor",
+            "ringloop uring",
+            "uring owned",
+            "uring multishot",
+            "tokio",
+        ],
         _ => vec!["ringloop epoll", "epoll owned", "tokio"],
     };
     for t in &titles {
@@ -92,9 +98,9 @@ each_backend!(prints_one_table_with_every_figure, |b: Backend| {
             .collect();
         for t in &titles {
             let i = header.iter().position(|h| h == t).unwrap();
-            // The floor has no tasks, and the owned-buffer servers are the
-            // same runtimes as the pooled ones.
-            let no_tasks = ["floor", "uring owned", "epoll owned"].contains(t);
+            // The floor has no tasks, and the owned-buffer and multishot
+            // servers are the same runtimes as the pooled ones.
+            let no_tasks = ["floor", "uring owned", "epoll owned", "uring multishot"].contains(t);
             if no_tasks && !row.starts_with("echo") && !row.starts_with("RSS") {
                 assert_eq!(cells[i], "—", "{row}: {t}");
                 continue;

@@ -13,6 +13,7 @@ use std::io::{BufRead, Write};
 use ringloop::Backend;
 
 use crate::peer::Peer;
+use crate::rl::Recv;
 use crate::{floor, rl, sys, tk};
 
 /// Runs `job` for `peer` and exits.
@@ -28,10 +29,11 @@ pub fn run(peer: Peer, job: &str, tasks: usize) -> ! {
         ("tasks", _) => Err(std::io::Error::other(format!("{peer} has no tasks"))),
         // A server returns only when it fails.
         (_, Peer::Floor) => Err(floor::serve()),
-        (_, Peer::Uring) => Err(rl::echo(Backend::IoUring, true)),
-        (_, Peer::Epoll) => Err(rl::echo(Backend::Epoll, true)),
-        (_, Peer::UringOwned) => Err(rl::echo(Backend::IoUring, false)),
-        (_, Peer::EpollOwned) => Err(rl::echo(Backend::Epoll, false)),
+        (_, Peer::Uring) => Err(rl::echo(Backend::IoUring, Recv::Pooled)),
+        (_, Peer::Epoll) => Err(rl::echo(Backend::Epoll, Recv::Pooled)),
+        (_, Peer::UringOwned) => Err(rl::echo(Backend::IoUring, Recv::Owned)),
+        (_, Peer::EpollOwned) => Err(rl::echo(Backend::Epoll, Recv::Owned)),
+        (_, Peer::UringMultishot) => Err(rl::echo(Backend::IoUring, Recv::Multishot)),
         (_, Peer::Tokio) => Err(tk::echo()),
     };
     match r {

@@ -12,10 +12,12 @@
 //! provided buffer ring, sends straight from the ring buffers); ringloop
 //! on io_uring and on epoll with pooled receives (`recv_pooled`, as the
 //! bundled echo server); the same two with a 16 KiB buffer owned by each
-//! connection; tokio's current_thread runtime with the usual echo (a task
+//! connection; ringloop on io_uring with one multishot receive per
+//! connection (`recv_stream`, the floor's shape); tokio's current_thread runtime with the usual echo (a task
 //! per connection, its own 16 KiB buffer). Every server has 16 KiB reads,
-//! one read outstanding per connection (the floor's multishot recv is the
-//! exception, by design) and writes all of it back before the next.
+//! one read outstanding per connection (the multishot receives, the
+//! floor's and ringloop's, are the exception by design) and writes all of
+//! it back before the next.
 //!
 //! Each server runs in a child process (this binary again, with a hidden
 //! `--serve`) pinned to core 0; the load generator (ringloop's client, the
@@ -38,7 +40,8 @@
 //!   over, which changes how often a readiness loop finds data waiting).
 //!
 //! The table shows medians of `--runs` runs, peers interleaved within each
-//! run, and the ratios ringloop/tokio and ringloop io_uring/floor.
+//! run, and the ratios ringloop/tokio and ringloop io_uring (pooled and
+//! multishot)/floor.
 
 #[path = "../support/cli.rs"]
 mod cli;
@@ -95,7 +98,7 @@ struct Cli {
     #[arg(long, value_name = "N", default_value = "100000", value_parser = cli::count(100_000_000))]
     tasks: usize,
     /// Peers to run (the table's columns), comma-separated
-    #[arg(long, value_name = "PEER,..", value_delimiter = ',', default_value = "floor,uring,epoll,uring-owned,epoll-owned,tokio", value_parser = peer::parse)]
+    #[arg(long, value_name = "PEER,..", value_delimiter = ',', default_value = "floor,uring,epoll,uring-owned,epoll-owned,uring-multishot,tokio", value_parser = peer::parse)]
     peers: Vec<Peer>,
     /// Also count the servers' syscalls per request, with `perf stat` (the raw_syscalls:sys_enter tracepoint) or under `strace -c -f`: one more pass per echo workload
     #[arg(long, value_name = "off|perf|strace", default_value = "off", value_parser = ["off", "perf", "strace"])]

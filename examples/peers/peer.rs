@@ -15,18 +15,22 @@ pub enum Peer {
     UringOwned,
     /// ringloop on epoll, a 16 KiB buffer owned by each connection.
     EpollOwned,
+    /// ringloop on io_uring, a multishot receive per connection
+    /// (`recv_stream`), the floor's shape.
+    UringMultishot,
     /// tokio's current_thread runtime.
     Tokio,
 }
 
 impl Peer {
     /// Every peer, in table order.
-    pub const ALL: [Peer; 6] = [
+    pub const ALL: [Peer; 7] = [
         Peer::Floor,
         Peer::Uring,
         Peer::Epoll,
         Peer::UringOwned,
         Peer::EpollOwned,
+        Peer::UringMultishot,
         Peer::Tokio,
     ];
 
@@ -38,6 +42,7 @@ impl Peer {
             Peer::Epoll => "epoll",
             Peer::UringOwned => "uring-owned",
             Peer::EpollOwned => "epoll-owned",
+            Peer::UringMultishot => "uring-multishot",
             Peer::Tokio => "tokio",
         }
     }
@@ -50,12 +55,14 @@ impl Peer {
             Peer::Epoll => "ringloop epoll",
             Peer::UringOwned => "uring owned",
             Peer::EpollOwned => "epoll owned",
+            Peer::UringMultishot => "uring multishot",
             Peer::Tokio => "tokio",
         }
     }
 
-    /// Whether it is a runtime with tasks (the owned-buffer variants are the
-    /// same runtimes as the pooled ones, so they run no task benches).
+    /// Whether it is a runtime with tasks (the owned-buffer and multishot
+    /// variants are the same runtimes as the pooled ones, so they run no
+    /// task benches).
     pub fn runs_tasks(self) -> bool {
         matches!(self, Peer::Uring | Peer::Epoll | Peer::Tokio)
     }

@@ -13,10 +13,21 @@ use ringloop::{Backend, Builder};
 
 use crate::{child, sys, BUF};
 
-fn runtime(backend: Backend, pooled: bool) -> io::Result<ringloop::Runtime> {
+/// Where an echo server's reads land.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Recv {
+    /// `recv_pooled`, one receive at a time (the bundled echo server).
+    Pooled,
+    /// A buffer the connection owns.
+    Owned,
+    /// `recv_stream`: a multishot receive into the pool.
+    Multishot,
+}
+
+fn runtime(backend: Backend, recv: Recv) -> io::Result<ringloop::Runtime> {
     let mut b = Builder::new();
     b.backend(backend).threads(1);
-    if pooled {
+    if recv != Recv::Owned {
         // As the bundled echo server: 1,024 buffers of 16 KiB.
         b.recv_buffers(1024, BUF as u32);
     }
@@ -24,8 +35,8 @@ fn runtime(backend: Backend, pooled: bool) -> io::Result<ringloop::Runtime> {
 }
 
 /// Serves echo on one loop until the parent closes our stdin.
-pub fn echo(backend: Backend, pooled: bool) -> io::Error {
-    let rt = match runtime(backend, pooled) {
+pub fn echo(backend: Backend, recv: Recv) -> io::Error {
+    let rt = match runtime(backend, recv) {
         Ok(rt) => rt,
         Err(e) => return e,
     };
@@ -48,10 +59,10 @@ pub fn echo(backend: Backend, pooled: bool) -> io::Error {
                 None => return Ok(()),
             };
             drop(ringloop::spawn(async move {
-                let _ = if pooled {
-                    echo_pooled(&stream).await
-                } else {
-                    echo_owned(&stream).await
+                let _ = match recv {
+                    Recv::Pooled => echo_pooled(&stream).await,
+                    Recv::Owned => echo_owned(&stream).await,
+                    Recv::Multishot => echo_multishot(&stream).await,
                 };
             }));
         }
@@ -65,6 +76,18 @@ pub fn echo(backend: Backend, pooled: bool) -> io::Error {
 async fn echo_pooled(stream: &TcpStream) -> io::Result<()> {
     while let Some(buf) = stream.recv_pooled().await? {
         let (r, buf) = stream.write_all(buf).await;
+        drop(buf);
+        r?;
+    }
+    Ok(())
+}
+
+/// One multishot receive for the connection's life (re-armed when the
+/// kernel ends it), each buffer written back before the next is taken.
+async fn echo_multishot(stream: &TcpStream) -> io::Result<()> {
+    let mut rx = stream.recv_stream();
+    while let Some(buf) = poll_fn(|cx| Pin::new(&mut rx).poll_next(cx)).await {
+        let (r, buf) = stream.write_all(buf?).await;
         drop(buf);
         r?;
     }
@@ -88,7 +111,7 @@ async fn echo_owned(stream: &TcpStream) -> io::Result<()> {
 
 /// ns per spawn + join, and per yield switch, `n` of each.
 pub fn tasks(backend: Backend, n: usize) -> io::Result<(f64, f64)> {
-    let rt = runtime(backend, false)?;
+    let rt = runtime(backend, Recv::Owned)?;
     let spawn = rt.block_on(async move {
         let t = Instant::now();
         for i in 0..n {

@@ -8,7 +8,7 @@ struct Row {
     /// Decimals to print.
     digits: usize,
     /// Samples per peer, in `Peer::ALL` order.
-    samples: [Vec<f64>; 6],
+    samples: [Vec<f64>; Peer::ALL.len()],
 }
 
 #[derive(Default)]
@@ -87,6 +87,7 @@ impl Table {
             (Peer::Uring, Peer::Tokio),
             (Peer::Epoll, Peer::Tokio),
             (Peer::Uring, Peer::Floor),
+            (Peer::UringMultishot, Peer::Floor),
         ] {
             if has(a) && has(b) {
                 ratios.push((a, b));
@@ -98,7 +99,8 @@ impl Table {
             out += &format!(" {} |", p.title());
         }
         for (a, b) in &ratios {
-            out += &format!(" {}/{} |", a.name(), b.name());
+            let short = a.name().split('-').next_back().unwrap_or(a.name());
+            out += &format!(" {short}/{} |", b.name());
         }
         out += "\n|---|";
         for _ in 0..cols.len() + ratios.len() {
