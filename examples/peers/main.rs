@@ -177,6 +177,7 @@ fn main() {
     let rss_row = format!("RSS per idle connection at {}, bytes", cli.idle);
     t.row(&rss_row, 0);
 
+    let load_before = loadavg();
     let mut failures = 0;
     let mut fail = |what: String, e: std::io::Error| {
         eprintln!("peers: {what}: {e}");
@@ -254,7 +255,11 @@ fn main() {
         }
     }
 
-    println!("{}", machine(&cli));
+    println!(
+        "{}; load average {load_before} before, {} after",
+        machine(&cli),
+        loadavg()
+    );
     println!();
     print!("{}", t.render(&peers));
     println!();
@@ -267,6 +272,15 @@ fn main() {
         cli.runs, cli.size
     );
     std::process::exit(i32::from(failures > 0));
+}
+
+/// The 1-minute load average (the machine may be shared: a high one means
+/// other work competed with the servers and the load generator).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// One line on where and how the figures were taken.
