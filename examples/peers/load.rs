@@ -193,15 +193,19 @@ fn timed(server: &mut Server, phase: &AtomicU8, d: Duration) -> io::Result<Windo
 /// The measured interval with `counter` attached to the server: its
 /// count covers the interval only.
 fn counted(server: &Server, phase: &AtomicU8, d: Duration, counter: Counter) -> io::Result<Window> {
-    let attached = syscount::attach(counter, server.pid())?;
+    let mut attached = syscount::attach(counter, server.pid())?;
     let t0 = Instant::now();
     phase.store(MEASURE, Ordering::Relaxed);
     std::thread::sleep(d);
-    let total = attached.finish();
+    // The client stops counting when the tool does, not once it has
+    // exited (strace may take a while to detach and write its summary).
+    let stopped = attached.stop();
     phase.store(STOP, Ordering::Relaxed);
+    let secs = t0.elapsed().as_secs_f64();
+    stopped?;
     Ok(Window {
-        secs: t0.elapsed().as_secs_f64(),
-        counted_syscalls: Some(total?),
+        secs,
+        counted_syscalls: Some(attached.collect()?),
         ..Window::default()
     })
 }

@@ -143,8 +143,10 @@ pub fn attach(kind: Counter, pid: u32) -> io::Result<Attached> {
 }
 
 impl Attached {
-    /// Stops counting; the syscalls counted.
-    pub fn finish(mut self) -> io::Result<u64> {
+    /// Stops counting (perf: once it acknowledges; strace: it detaches on
+    /// SIGINT); [`collect`](Self::collect) then reads the count. Anything
+    /// the server does after this call is not counted.
+    pub fn stop(&mut self) -> io::Result<()> {
         if let Some((_, ctl, _, ack)) = self.control.as_mut() {
             ctl.write_all(b"disable\n")?;
             read_ack(ack)?;
@@ -152,6 +154,11 @@ impl Attached {
         // SAFETY: kill(2) takes plain integers; the tool is our child, not
         // yet reaped. SIGINT makes it detach and write its summary.
         unsafe { libc::kill(self.tool.id() as libc::pid_t, libc::SIGINT) };
+        Ok(())
+    }
+
+    /// Waits for the stopped tool to exit; the syscalls it counted.
+    pub fn collect(mut self) -> io::Result<u64> {
         self.tool.wait()?;
         if let Some((c, _, a, _)) = self.control.take() {
             let _ = std::fs::remove_file(c);
