@@ -13,8 +13,9 @@
 //! on io_uring and on epoll with pooled receives (`recv_pooled`, as the
 //! bundled echo server); the same two with a 16 KiB buffer owned by each
 //! connection; ringloop on io_uring with one multishot receive per
-//! connection (`recv_stream`, the floor's shape); tokio's current_thread runtime with the usual echo (a task
-//! per connection, its own 16 KiB buffer). Every server has 16 KiB reads,
+//! connection (`recv_stream`, the floor's shape); tokio's current_thread
+//! runtime with the usual echo (a task per connection, its own 16 KiB
+//! buffer). Every server has 16 KiB reads,
 //! one read outstanding per connection (the multishot receives, the
 //! floor's and ringloop's, are the exception by design) and writes all of
 //! it back before the next.
@@ -100,7 +101,9 @@ struct Cli {
     /// Peers to run (the table's columns), comma-separated
     #[arg(long, value_name = "PEER,..", value_delimiter = ',', default_value = "floor,uring,epoll,uring-owned,epoll-owned,uring-multishot,tokio", value_parser = peer::parse)]
     peers: Vec<Peer>,
-    /// Also count the servers' syscalls per request, with `perf stat` (the raw_syscalls:sys_enter tracepoint) or under `strace -c -f`: one more pass per echo workload
+    /// Also count the servers' syscalls per request, with `perf stat` (the
+    /// raw_syscalls:sys_enter tracepoint) or under `strace -c -f`: one more
+    /// pass per echo workload
     #[arg(long, value_name = "off|perf|strace", default_value = "off", value_parser = ["off", "perf", "strace"])]
     syscalls: String,
     /// (internal) Run as this peer's server child
