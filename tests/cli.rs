@@ -77,6 +77,24 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--batch", Some("1")),
         ],
     ),
+    (
+        "peers",
+        &[
+            ("--quick", Some("off")),
+            ("--runs", Some("3")),
+            ("--duration", Some("2s")),
+            ("--warmup", Some("500ms")),
+            ("--conns", Some("1,64,1000")),
+            ("--size", Some("64")),
+            ("--idle", Some("10000")),
+            ("--tasks", Some("100000")),
+            (
+                "--peers",
+                Some("floor,uring,epoll,uring-owned,epoll-owned,uring-multishot,tokio"),
+            ),
+            ("--syscalls", Some("off")),
+        ],
+    ),
     #[cfg(feature = "macros")]
     ("hello_main", &[]),
 ];
@@ -263,6 +281,21 @@ fn out_of_range_counts_are_errors() {
             "overhead",
             &["--batch", "5000"],
             "invalid value '5000' for '--batch <B>'",
+        ),
+        (
+            "peers",
+            &["--conns", "1,0"],
+            "invalid value '0' for '--conns <N,..>'",
+        ),
+        (
+            "peers",
+            &["--peers", "uring,nginx"],
+            "invalid value 'nginx' for '--peers <PEER,..>'",
+        ),
+        (
+            "peers",
+            &["--quick", "--runs", "5"],
+            "the argument '--quick' cannot be used with '--runs <N>'",
         ),
     ];
     for (name, args, msg) in cases {
