@@ -73,6 +73,10 @@ pub use ringloop_runtime::{Backend, Builder, Handle, JoinError, JoinHandle, Runt
 #[doc(inline)]
 pub use ringloop_runtime::{MetricsSnapshot, BACKEND_ENV};
 
+/// Faults injected into the io_uring driver, for tests (feature
+/// `fault-injection`).
+#[cfg(feature = "fault-injection")]
+pub use ringloop_runtime::faults;
 #[doc(inline)]
 pub use ringloop_runtime::{buf, io, metrics, signal, sys, task, time};
 

@@ -69,6 +69,7 @@ pub struct Builder {
     pub(crate) recv_buffers: crate::driver::BufPoolConfig,
     pub(crate) pool: PoolConfig,
     pub(crate) health: HealthConfig,
+    pub(crate) faults: crate::faults::Faults,
 }
 
 impl Default for Builder {
@@ -94,7 +95,16 @@ impl Builder {
                 keep_alive: Duration::from_secs(10),
             },
             health: HealthConfig::default(),
+            faults: crate::faults::Faults::default(),
         }
+    }
+
+    /// Faults to inject into every io_uring driver of the runtime (feature
+    /// `fault-injection`, for tests; see [`faults`](crate::faults)).
+    #[cfg(feature = "fault-injection")]
+    pub fn faults(&mut self, plan: crate::faults::Faults) -> &mut Self {
+        self.faults = plan;
+        self
     }
 
     /// The backend for every loop of the runtime.

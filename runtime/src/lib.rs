@@ -65,6 +65,10 @@ mod builder;
 pub mod driver;
 mod event_loop;
 mod executor;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
+#[cfg(not(feature = "fault-injection"))]
+mod faults;
 mod handle;
 pub mod io;
 pub mod metrics;

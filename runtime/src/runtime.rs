@@ -56,6 +56,7 @@ impl Runtime {
             recv_buffers: b.recv_buffers,
             pin: cpus,
             health: b.health.clone(),
+            faults: b.faults.clone(),
         };
         let built = build_loop(&cfg, 0, &pool)?;
         let mut rt = Runtime {

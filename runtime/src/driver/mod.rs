@@ -169,11 +169,18 @@ macro_rules! backend {
     };
 }
 
+/// How a loop's io_uring is set up: its SQ size and (feature
+/// `fault-injection`) what to break in it.
+pub(crate) struct RingConfig<'a> {
+    pub(crate) entries: u32,
+    pub(crate) faults: &'a crate::faults::Faults,
+}
+
 impl Driver {
     /// Builds the backend `kind`; `unpark` wakes this loop from any thread.
     pub(crate) fn new(
         kind: Kind,
-        ring_entries: u32,
+        ring: RingConfig<'_>,
         buf_cfg: BufPoolConfig,
         wake_fd: RawFd,
         pool: Arc<Pool>,
@@ -182,9 +189,10 @@ impl Driver {
     ) -> io::Result<Driver> {
         let inner = match kind {
             Kind::IoUring => Inner::Uring(Box::new(UringDriver::new(
-                ring_entries,
+                ring.entries,
                 wake_fd,
                 metrics.clone(),
+                ring.faults,
             )?)),
             Kind::Epoll => Inner::Epoll(epoll::EpollDriver::new(wake_fd, metrics.clone())?),
         };
@@ -207,9 +215,12 @@ impl Driver {
         }
         let pool = BufPool::new(self.buf_cfg)?;
         if let Inner::Uring(d) = &mut self.inner {
-            // Without buffer rings (before 5.19) pooled receives take the
-            // readiness path on io_uring too.
-            let _ = d.attach_buffers(&pool);
+            // Without buffer rings (before 5.19), or without the RECV that
+            // would pick from one, pooled receives take the readiness path
+            // on io_uring too, from the pool's free list.
+            if d.supports(io_uring::opcode::Recv::CODE) {
+                let _ = d.attach_buffers(&pool);
+            }
         }
         self.bufs = Some(pool.clone());
         Ok(pool)

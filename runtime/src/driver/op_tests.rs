@@ -33,7 +33,10 @@ fn fixture() -> Fixture {
     let metrics = Arc::new(LoopMetrics::default());
     let d = Driver::new(
         Kind::Epoll,
-        8,
+        crate::driver::RingConfig {
+            entries: 8,
+            faults: &Default::default(),
+        },
         Default::default(),
         fd,
         pool,

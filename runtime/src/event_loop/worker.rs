@@ -49,7 +49,10 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
         let pool = pool.clone();
         Driver::new(
             kind,
-            ring_entries,
+            crate::driver::RingConfig {
+                entries: ring_entries,
+                faults: &cfg.faults,
+            },
             cfg.recv_buffers,
             shared.wake_fd(),
             pool,
@@ -103,6 +106,7 @@ pub(crate) struct LoopConfig {
     /// The CPUs to pin loop i to (the i-th, wrapping), when pinning.
     pub(crate) pin: Option<Arc<[usize]>>,
     pub(crate) health: HealthConfig,
+    pub(crate) faults: crate::faults::Faults,
 }
 
 /// Drops the loop's tasks and timers with the loop current, so their

@@ -42,9 +42,14 @@ impl UringDriver {
     }
 
     fn send_cancel(&mut self, key: u64) {
-        let e = opcode::AsyncCancel::new(key)
-            .build()
-            .user_data(CANCEL_TAG | key);
+        let e = if self.faults.cancel_lands(key) {
+            opcode::AsyncCancel::new(key).build()
+        } else {
+            // An injected miss: a NOP in the cancel's place, whose result
+            // `reap` turns into "not cancelled".
+            opcode::Nop::new().build()
+        }
+        .user_data(CANCEL_TAG | key);
         // SAFETY: ASYNC_CANCEL carries no pointer.
         if unsafe { self.push(e) }.is_err() {
             // The SQ stays full: try again in a moment.

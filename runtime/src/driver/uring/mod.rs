@@ -80,11 +80,19 @@ pub(crate) struct UringDriver {
     /// The receive-buffer pool registered as a provided-buffer ring.
     bufs: Option<Rc<BufPool>>,
     metrics: Arc<LoopMetrics>,
+    /// Faults to inject (feature `fault-injection`; a unit otherwise).
+    faults: crate::faults::Injector,
 }
 
 impl UringDriver {
-    pub(crate) fn new(entries: u32, wake_fd: RawFd, metrics: Arc<LoopMetrics>) -> io::Result<Self> {
-        let s = setup::setup(entries)?;
+    pub(crate) fn new(
+        entries: u32,
+        wake_fd: RawFd,
+        metrics: Arc<LoopMetrics>,
+        faults: &crate::faults::Faults,
+    ) -> io::Result<Self> {
+        let faults = crate::faults::Injector::new(faults);
+        let s = setup::setup(entries, &faults)?;
         let ext_arg = s.ring.params().is_feature_ext_arg();
         let enter = setup::EnterTarget::new(&s.ring);
         let mut d = UringDriver {
@@ -104,13 +112,14 @@ impl UringDriver {
             cancel_later: Vec::new(),
             bufs: None,
             metrics,
+            faults,
         };
         d.arm_wake()?;
         Ok(d)
     }
 
     pub(crate) fn supports(&self, code: u8) -> bool {
-        self.probe.is_supported(code)
+        self.probe.is_supported(code) && !self.faults.missing(code)
     }
 
     /// Registers `pool`'s buffers as a provided-buffer ring (5.19); `Err`
@@ -118,6 +127,9 @@ impl UringDriver {
     pub(crate) fn attach_buffers(&mut self, pool: &Rc<BufPool>) -> io::Result<()> {
         let count = u16::try_from(pool.count())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many buffers"))?;
+        if self.faults.no_buf_ring() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
         let ring = BufRing::new(count, 0)?;
         // SAFETY: the ring memory is valid for `count` entries and stays
         // valid until the group is unregistered in this driver's drop (the
@@ -157,6 +169,15 @@ impl UringDriver {
                 .complete(key, -libc::ECANCELED, 0, &mut self.wakes, &mut self.done);
             return Err(err);
         }
+        if self.faults.cancel_live() {
+            // An injected cancel racing the op's own completion; its CQE
+            // is ignored like any fire-and-forget SQE's.
+            let c = opcode::AsyncCancel::new(key)
+                .build()
+                .user_data(IGNORE_TOKEN);
+            // SAFETY: ASYNC_CANCEL carries no pointer.
+            let _ = unsafe { self.push(c) };
+        }
         Ok(key)
     }
 
@@ -182,6 +203,17 @@ impl UringDriver {
             self.cancel(key);
         }
         back
+    }
+}
+
+/// An `io_uring_enter` that failed with `EBUSY` (the CQ overflowed and
+/// the kernel wants it reaped first) or `EAGAIN` (the kernel was short of
+/// memory for requests) submitted what it could: the caller reaps, and
+/// the SQEs left are submitted by the next enter. Any other error stands.
+fn busy_is_ok(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => Ok(()),
+        r => r,
     }
 }
 
@@ -213,12 +245,12 @@ impl IoDriver for UringDriver {
                     // the kernel copies the timespec when it prepares the SQE,
                     // which happens inside the enter just below.
                     unsafe { self.push(e) }?;
-                    self.enter_with(true, None)?;
+                    busy_is_ok(self.enter_with(true, None))?;
                 }
-                _ => self.enter_with(true, timeout)?,
+                _ => busy_is_ok(self.enter_with(true, timeout))?,
             }
         } else if pending {
-            self.enter_with(false, None)?;
+            busy_is_ok(self.enter_with(false, None))?;
         }
         self.reap();
         // A waiting enter runs only a few (20) of the deferred completions
@@ -229,7 +261,7 @@ impl IoDriver for UringDriver {
                 if !self.ring.submission().taskrun() {
                     break;
                 }
-                self.enter_with(false, None)?;
+                busy_is_ok(self.enter_with(false, None))?;
                 self.reap();
             }
         }
@@ -239,7 +271,7 @@ impl IoDriver for UringDriver {
             if !self.ring.submission().cq_overflow() {
                 break;
             }
-            self.enter_with(false, None)?;
+            busy_is_ok(self.enter_with(false, None))?;
             self.reap();
         }
         if !self.wake_armed {
@@ -381,10 +413,7 @@ impl Drop for UringDriver {
                 std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
                 break;
             }
-            if self
-                .enter_with(true, Some(Duration::from_millis(5)))
-                .is_err()
-            {
+            if busy_is_ok(self.enter_with(true, Some(Duration::from_millis(5)))).is_err() {
                 // Cannot wait any more: same choice as above.
                 std::mem::forget(std::mem::take(&mut self.slots));
                 std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
@@ -398,7 +427,7 @@ impl Drop for UringDriver {
             if self.ring.submission().is_empty() {
                 break;
             }
-            if self.enter_with(false, None).is_err() {
+            if busy_is_ok(self.enter_with(false, None)).is_err() {
                 break;
             }
             self.reap();

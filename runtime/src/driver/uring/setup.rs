@@ -142,7 +142,7 @@ pub(crate) struct Setup {
 
 /// Sets up a ring of `entries` SQEs (CQ twice that), trying the richest flag
 /// set first.
-pub(crate) fn setup(entries: u32) -> io::Result<Setup> {
+pub(crate) fn setup(entries: u32, faults: &crate::faults::Injector) -> io::Result<Setup> {
     let attempts = [
         SetupFlags {
             single_issuer: true,
@@ -174,8 +174,12 @@ pub(crate) fn setup(entries: u32) -> io::Result<Setup> {
         if flags.coop_taskrun {
             b.setup_coop_taskrun().setup_taskrun_flag();
         }
-        match b.build(entries) {
-            Ok(ring) => return finish(ring, flags),
+        let built = match faults.setup() {
+            Some(e) => Err(e),
+            None => b.build(entries),
+        };
+        match built {
+            Ok(ring) => return finish(ring, flags, faults),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
             Err(e) => return Err(e),
         }
@@ -183,7 +187,7 @@ pub(crate) fn setup(entries: u32) -> io::Result<Setup> {
     Err(last.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL)))
 }
 
-fn finish(ring: IoUring, flags: SetupFlags) -> io::Result<Setup> {
+fn finish(ring: IoUring, flags: SetupFlags, faults: &crate::faults::Injector) -> io::Result<Setup> {
     let mut probe = Probe::new();
     ring.submitter().register_probe(&mut probe).map_err(|e| {
         io::Error::new(
@@ -197,7 +201,7 @@ fn finish(ring: IoUring, flags: SetupFlags) -> io::Result<Setup> {
         (opcode::PollAdd::CODE, "POLL_ADD"),
         (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
     ] {
-        if !probe.is_supported(code) {
+        if !probe.is_supported(code) || faults.missing(code) {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!("io_uring lacks opcode {name}, which the driver needs"),

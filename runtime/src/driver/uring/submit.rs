@@ -48,10 +48,14 @@ impl UringDriver {
             }
             match self.enter_with(false, None) {
                 Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+                // The CQ is overflowing (EBUSY) or the kernel is short of
+                // memory for requests (EAGAIN): reap, and try again.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {}
                 Err(e) => return Err(e),
             }
-            self.reap();
+            if !self.faults.no_reap_on_full_sq() {
+                self.reap();
+            }
         }
         Err(io::Error::new(
             io::ErrorKind::WouldBlock,
@@ -73,6 +77,9 @@ impl UringDriver {
         mut flags: u32,
         arg: Option<&T>,
     ) -> io::Result<()> {
+        if let Some(e) = self.faults.enter() {
+            return Err(e);
+        }
         let t = self.enter;
         if t.registered {
             flags |= ENTER_REGISTERED_RING;
@@ -159,7 +166,10 @@ impl UringDriver {
                 // -ENOENT / -EALREADY: not cancelled (see the module docs);
                 // retried next turn if the op is still orphaned by then.
                 cancel if cancel & CANCEL_TAG != 0 => {
-                    if cqe.result() < 0 && !crate::mutant::on("cancel_result_ignored") {
+                    let res = self
+                        .faults
+                        .cancel_result(cancel & !CANCEL_TAG, cqe.result());
+                    if res < 0 && !crate::mutant::on("cancel_result_ignored") {
                         self.cancel_again.push(cancel & !CANCEL_TAG);
                     }
                 }
