@@ -23,6 +23,9 @@
 
 #[path = "../examples/file_server/conditional.rs"]
 mod conditional;
+/// The properties checked on each input (shared with the `cargo fuzz`
+/// targets in `fuzz/`).
+mod fuzz_checks;
 #[path = "../examples/file_server/http.rs"]
 mod http;
 #[path = "../examples/file_server/path.rs"]
@@ -31,10 +34,6 @@ mod path;
 mod range;
 #[path = "../examples/file_server/target.rs"]
 mod target;
-
-use http::Parsed;
-use path::PathError;
-use range::Want;
 
 /// Inputs per target unless `RINGLOOP_FUZZ_INPUTS` says otherwise.
 const DEFAULT_INPUTS: u64 = 100_000;
@@ -220,41 +219,6 @@ fn input(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// The security property of an accepted path (see the module docs).
-fn check_rel(rel: &path::RelPath, from: &str) {
-    let bytes = rel.path.as_bytes();
-    assert!(!bytes.starts_with(b"/"), "absolute {rel:?} from {from:?}");
-    if bytes == b"." {
-        return;
-    }
-    for seg in bytes.split(|&b| b == b'/') {
-        assert!(
-            !seg.is_empty() && seg != b"." && seg != b"..",
-            "segment {seg:?} in {rel:?} from {from:?}"
-        );
-        assert!(!seg.contains(&b'\\'), "backslash in {rel:?} from {from:?}");
-    }
-}
-
-fn resolve_checked(t: &str) {
-    let Some(target) = target::parse(t) else {
-        return;
-    };
-    assert!(target.path.starts_with('/'), "{target:?} from {t:?}");
-    assert!(!target.query.is_some_and(|q| q.contains('#')), "{t:?}");
-    match path::resolve(target.path) {
-        Ok(rel) => check_rel(&rel, t),
-        Err(PathError::Malformed | PathError::Refused) => {}
-    }
-}
-
-fn plain_segment(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s != b"."
-        && s != b".."
-        && s.iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-~".contains(b))
-}
-
 /// Runs `check` on `n` inputs, printing the seed and the input that failed.
 fn run(name: &str, seeds: &[Vec<u8>], check: impl Fn(&[u8])) {
     let (n, seed) = (inputs(), seed());
@@ -319,25 +283,7 @@ fn head_seeds() -> Vec<Vec<u8>> {
 
 #[test]
 fn fuzz_request_heads() {
-    run("http::parse", &head_seeds(), |inp| match http::parse(inp) {
-        Parsed::Partial => assert!(inp.len() < http::MAX_HEAD, "Partial past MAX_HEAD"),
-        Parsed::Error(st) => assert!([400, 414, 431, 505].contains(&st), "status {st}"),
-        Parsed::Request(req, used) => {
-            assert!(used <= inp.len() && used <= http::MAX_HEAD, "used {used}");
-            assert!(req.target.len() <= http::MAX_URI);
-            assert!(req.minor <= 1);
-            // The head ends where it says: one byte less is no request.
-            assert!(
-                !matches!(http::parse(&inp[..used - 1]), Parsed::Request(_, n) if n == used),
-                "a prefix parsed as the whole head"
-            );
-            // What conn.rs does next.
-            resolve_checked(&req.target);
-            if let Want::Part { start, len } = range::want(req.range.as_deref(), 1000) {
-                assert!(len > 0 && start + len <= 1000);
-            }
-        }
-    });
+    run("http::parse", &head_seeds(), fuzz_checks::head);
 }
 
 #[test]
@@ -347,84 +293,46 @@ fn fuzz_paths() {
         .chain(PLAIN)
         .map(|s| s.as_bytes().to_vec())
         .collect();
-    run("target::parse + path::resolve", &seeds, |inp| {
-        let Ok(t) = std::str::from_utf8(inp) else {
-            return;
-        };
-        resolve_checked(t);
-        // Plain segments are served as they are.
-        if let Some(raw) = t.strip_prefix('/') {
-            let segs: Vec<&[u8]> = raw.as_bytes().split(|&b| b == b'/').collect();
-            let body = &segs[..segs.len() - usize::from(raw.ends_with('/'))];
-            if !body.is_empty() && body.iter().all(|s| plain_segment(s)) {
-                let rel = path::resolve(t).unwrap_or_else(|e| panic!("{t:?} refused: {e:?}"));
-                assert_eq!(rel.display.as_bytes(), body.join(&b'/').as_slice());
-                assert_eq!(rel.dir, raw.ends_with('/'));
-            }
-        }
-    });
-}
-
-/// RFC 9110 §14.1.2 for one range of plain numbers; `None`: not a plain
-/// one (the model has no opinion).
-fn model(spec: &str, size: u64) -> Option<Want> {
-    let spec = spec.strip_prefix("bytes=")?;
-    let (a, b) = spec.split_once('-')?;
-    let num = |s: &str| {
-        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.parse::<u64>().ok())?
-    };
-    Some(match (a.is_empty(), b.is_empty()) {
-        (true, false) => match num(b)? {
-            0 => Want::Unsatisfiable,
-            _ if size == 0 => Want::Unsatisfiable,
-            n => Want::Part {
-                start: size - n.min(size),
-                len: n.min(size),
-            },
-        },
-        (false, true) => match num(a)? {
-            s if s >= size => Want::Unsatisfiable,
-            s => Want::Part {
-                start: s,
-                len: size - s,
-            },
-        },
-        (false, false) => {
-            let (s, e) = (num(a)?, num(b)?);
-            if s > e {
-                Want::Full
-            } else if s >= size {
-                Want::Unsatisfiable
-            } else {
-                Want::Part {
-                    start: s,
-                    len: e.min(size - 1) - s + 1,
-                }
-            }
-        }
-        (true, true) => return None,
-    })
+    run("target::parse + path::resolve", &seeds, fuzz_checks::path);
 }
 
 #[test]
 fn fuzz_ranges() {
     let seeds: Vec<Vec<u8>> = RANGES.iter().map(|s| s.as_bytes().to_vec()).collect();
-    let sizes = [0u64, 1, 2, 99, 100, 101, 1000, u64::MAX];
-    run("range::want", &seeds, |inp| {
-        let Ok(spec) = std::str::from_utf8(inp) else {
-            return;
-        };
-        for size in sizes {
-            let w = range::want(Some(spec), size);
-            if let Want::Part { start, len } = w {
-                assert!(
-                    len > 0 && start.checked_add(len).is_some_and(|end| end <= size),
-                    "{w:?} of {size}"
-                );
-            }
-            if let Some(m) = model(spec, size) {
-                assert_eq!(w, m, "{spec:?} of {size}");
-            }
+    run("range::want", &seeds, fuzz_checks::range);
+}
+
+/// With `RINGLOOP_FUZZ_CORPUS=<dir>`, writes the seeds above as the
+/// `cargo fuzz` corpus (`<dir>/<target>/seed-N`; `scripts/fuzz` does this
+/// first). Without it, checks that every seed set is non-empty.
+#[test]
+fn seeds_for_cargo_fuzz() {
+    let sets: [(&str, Vec<Vec<u8>>); 3] = [
+        ("request_head", head_seeds()),
+        (
+            "path",
+            TRAVERSAL
+                .iter()
+                .chain(PLAIN)
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
+        ),
+        (
+            "range",
+            RANGES.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        ),
+    ];
+    for (target, seeds) in &sets {
+        assert!(!seeds.is_empty(), "no seeds for {target}");
+    }
+    let Ok(dir) = std::env::var("RINGLOOP_FUZZ_CORPUS") else {
+        return;
+    };
+    for (target, seeds) in sets {
+        let d = std::path::Path::new(&dir).join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        for (i, s) in seeds.iter().enumerate() {
+            std::fs::write(d.join(format!("seed-{i}")), s).unwrap();
         }
-    });
+    }
 }
