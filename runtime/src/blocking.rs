@@ -35,10 +35,12 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::thread;
 use std::time::Duration;
+
+// The pool's own lock, condvar and threads: loom's under `--cfg loom`.
+use crate::sync::{thread, Condvar, Mutex, MutexGuard};
 
 use crate::executor::{BlockingJoin, JoinError, JoinHandle};
 use crate::metrics::BlockingSnapshot;
@@ -306,7 +308,7 @@ impl Pool {
             st.notified += 1;
             self.cond.notify_one();
         } else if st.threads < self.cfg.max_threads {
-            st.handles.retain(|h| !h.is_finished());
+            st.handles.retain(|h| !crate::sync::is_finished(h));
             let pool = self.clone();
             let spawned = thread::Builder::new()
                 .name("ringloop-blocking".into())
@@ -364,16 +366,14 @@ impl Pool {
                 break;
             }
             st.idle += 1;
-            let (guard, res) = self
-                .cond
-                .wait_timeout(st, self.cfg.keep_alive)
-                .unwrap_or_else(|p| p.into_inner());
+            let (guard, timed_out) =
+                crate::sync::wait_timeout(&self.cond, &self.state, st, self.cfg.keep_alive);
             st = guard;
             if st.notified > 0 {
                 st.notified -= 1;
             } else {
                 st.idle -= 1;
-                if res.timed_out() && st.queue.is_empty() {
+                if timed_out && st.queue.is_empty() {
                     break;
                 }
             }
@@ -407,7 +407,7 @@ impl Pool {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     //! The idle/notified bookkeeping: a job is never left queued with no
     //! thread coming for it, whatever the interleaving of submissions,

@@ -71,11 +71,14 @@ pub mod faults;
 mod faults;
 mod handle;
 pub mod io;
+#[cfg(all(test, loom))]
+mod loom_models;
 pub mod metrics;
 #[doc(hidden)]
 pub mod mutant;
 mod runtime;
 pub mod signal;
+mod sync;
 pub mod sys;
 pub mod task;
 pub mod time;

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+// The unpark protocol's queue and flag: loom's under `--cfg loom`.
+use crate::sync::{AtomicBool as ProtocolBool, Mutex as ProtocolMutex};
+
 use super::TaskRef;
 use crate::metrics::LoopMetrics;
 
@@ -28,8 +31,8 @@ pub(crate) enum Remote {
 
 pub(crate) struct Shared {
     pub(crate) id: usize,
-    queue: Mutex<VecDeque<Remote>>,
-    notified: AtomicBool,
+    queue: ProtocolMutex<VecDeque<Remote>>,
+    notified: ProtocolBool,
     eventfd: OwnedFd,
     /// Set when the loop should stop (worker threads).
     pub(crate) shutdown: AtomicBool,
@@ -58,8 +61,8 @@ impl Shared {
                 .map_err(|e| crate::sys::context(e, "eventfd"))?;
         Ok(Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            queue: Mutex::new(VecDeque::new()),
-            notified: AtomicBool::new(false),
+            queue: ProtocolMutex::new(VecDeque::new()),
+            notified: ProtocolBool::new(false),
             // SAFETY: `fd` is new and owned by nobody else.
             eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
             shutdown: AtomicBool::new(false),
@@ -114,9 +117,19 @@ impl Shared {
         }
     }
 
+    /// Items queued and not drained yet (for the loom models).
+    #[cfg(all(test, loom))]
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Start of a loop turn: re-arm the unpark, then take the remote items.
     pub(crate) fn drain(&self, out: &mut VecDeque<Remote>) {
-        self.notified.store(false, Ordering::SeqCst);
+        // An RMW, like the pushers' swap, so the flag's updates are ordered
+        // as they happen, which the eventfd (a kernel object, outside the
+        // memory model) relies on; on x86 it is the same `xchg` a SeqCst
+        // store would be.
+        self.notified.swap(false, Ordering::AcqRel);
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         out.append(&mut q);
     }
@@ -162,7 +175,7 @@ impl Shared {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     //! The cross-thread unpark protocol: `notified` makes many wakes cost
     //! one eventfd write per park; `drain` re-arms it, so a wake that comes

@@ -49,9 +49,12 @@ use std::rc::Rc;
 
 /// `user_data` of the armed eventfd read.
 const WAKE_TOKEN: u64 = u64::MAX - 1;
-/// `user_data` of SQEs whose completion nobody needs (closes, timer SQEs
-/// of the old-kernel wait path, the wake read's cancel).
+/// `user_data` of SQEs whose completion nobody needs (timer SQEs of the
+/// old-kernel wait path, cancels of the wake read and injected ones).
 const IGNORE_TOKEN: u64 = u64::MAX;
+/// `user_data` of fire-and-forget `CLOSE`s: only counted, so the driver's
+/// drop can wait for them (a dropped runtime has closed its fds).
+const CLOSE_TOKEN: u64 = u64::MAX - 2;
 /// Tag of an `ASYNC_CANCEL`'s `user_data`: the rest is the target's token
 /// (slot tokens use bits 0..62, see `slots.rs`).
 const CANCEL_TAG: u64 = 1 << 62;
@@ -79,6 +82,8 @@ pub(crate) struct UringDriver {
     cancel_later: Vec<(Instant, u64)>,
     /// The receive-buffer pool registered as a provided-buffer ring.
     bufs: Option<Rc<BufPool>>,
+    /// Fire-and-forget `CLOSE`s submitted or queued, not completed yet.
+    closes: usize,
     metrics: Arc<LoopMetrics>,
     /// Faults to inject (feature `fault-injection`; a unit otherwise).
     faults: crate::faults::Injector,
@@ -111,6 +116,7 @@ impl UringDriver {
             cancel_again: Vec::new(),
             cancel_later: Vec::new(),
             bufs: None,
+            closes: 0,
             metrics,
             faults,
         };
@@ -342,11 +348,13 @@ impl IoDriver for UringDriver {
     fn close_fd(&mut self, fd: RawFd) {
         let e = opcode::Close::new(types::Fd(fd))
             .build()
-            .user_data(IGNORE_TOKEN);
+            .user_data(CLOSE_TOKEN);
         // SAFETY: CLOSE carries no pointer.
         if !self.supports(opcode::Close::CODE) || unsafe { self.push(e) }.is_err() {
             // SAFETY: the caller owns `fd` and gives it up here.
             unsafe { libc::close(fd) };
+        } else {
+            self.closes += 1;
         }
     }
 
@@ -422,12 +430,17 @@ impl Drop for UringDriver {
             self.reap();
         }
         // Fire-and-forget SQEs queued last (CLOSEs of fds dropped during
-        // teardown) must still reach the kernel, or those fds would leak.
-        for _ in 0..8 {
-            if self.ring.submission().is_empty() {
+        // teardown) must still reach the kernel, or those fds would leak;
+        // and a CLOSE the kernel runs asynchronously is waited for, so a
+        // dropped runtime has closed its fds.
+        let start = Instant::now();
+        while !self.ring.submission().is_empty() || self.closes > 0 {
+            if start.elapsed() > crate::driver::DRAIN_LIMIT {
                 break;
             }
-            if busy_is_ok(self.enter_with(false, None)).is_err() {
+            let wait = self.ring.submission().is_empty();
+            let timeout = wait.then_some(Duration::from_millis(5));
+            if busy_is_ok(self.enter_with(wait, timeout)).is_err() {
                 break;
             }
             self.reap();

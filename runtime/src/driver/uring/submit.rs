@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{UringDriver, CANCEL_TAG, IGNORE_TOKEN, WAKE_TOKEN};
+use super::{UringDriver, CANCEL_TAG, CLOSE_TOKEN, IGNORE_TOKEN, WAKE_TOKEN};
 
 /// `IORING_ENTER_GETEVENTS` (uapi value): wait for / reap completions.
 const ENTER_GETEVENTS: u32 = 1 << 0;
@@ -163,6 +163,7 @@ impl UringDriver {
             match cqe.user_data() {
                 WAKE_TOKEN => self.wake_armed = false,
                 IGNORE_TOKEN => {}
+                CLOSE_TOKEN => self.closes = self.closes.saturating_sub(1),
                 // -ENOENT / -EALREADY: not cancelled (see the module docs);
                 // retried next turn if the op is still orphaned by then.
                 cancel if cancel & CANCEL_TAG != 0 => {
