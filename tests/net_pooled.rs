@@ -12,7 +12,7 @@ use std::io::Write;
 use futures_core::Stream;
 use net_util::{block, poll_once};
 use ringloop::driver::BufPool;
-use ringloop::io::AsyncWrite;
+use ringloop::io::{AsyncRead, AsyncWrite};
 use ringloop::net::{TcpListener, TcpStream};
 use ringloop::time::timeout;
 use ringloop::{Backend, Builder};
@@ -88,6 +88,96 @@ each_backend!(many_connections_keep_their_bytes, |b: Backend| {
         assert_eq!(BufPool::current().unwrap().in_use(), 0, "every buffer back");
     }))
     .expect("timed out");
+});
+
+each_backend!(a_big_pool_touches_only_what_the_load_needs, |b: Backend| {
+    // 1,024 buffers of 16 KiB (16 MiB): one connection's request-response
+    // traffic needs a few of them, and only those may become resident.
+    let rt = rt_with(b, 1024, 16 * 1024);
+    rt.block_on(timeout(LIMIT, async {
+        let (c, s) = pair().await;
+        let echo = ringloop::spawn(async move {
+            let mut rs = s.recv_stream();
+            while let Some(buf) = next(&mut rs).await {
+                let (r, _) = s.write_all(buf.unwrap()).await;
+                r.unwrap();
+            }
+        });
+        for i in 0..2000u64 {
+            let msg = block(7, i, 64 + (i as usize * 131) % 4000);
+            let (r, msg) = c.write_all(msg).await;
+            r.unwrap();
+            let mut got = 0;
+            while got < msg.len() {
+                let (r, b) = c.read(Vec::with_capacity(8192)).await;
+                got += r.unwrap();
+                drop(b);
+            }
+        }
+        let pool = BufPool::current().unwrap();
+        eprintln!(
+            "{b}: {} of {} buffers touched",
+            pool.touched(),
+            pool.count()
+        );
+        // io_uring's ring starts at 32 buffers; epoll reuses the last one.
+        assert!(
+            pool.touched() <= 64,
+            "{} of 1,024 buffers touched",
+            pool.touched()
+        );
+        TcpStream::shutdown(&c, std::net::Shutdown::Write)
+            .await
+            .unwrap();
+        echo.await.unwrap();
+    }))
+    .expect("timed out");
+});
+
+each_backend!(a_burst_grows_the_ring_and_loses_nothing, |b: Backend| {
+    // 200 connections with their data already queued, each receiver
+    // holding its last buffer while it waits for the next: 200 buffers out
+    // at once, more than the ring's first 32, so it must grow (on io_uring)
+    // while receives run; a ring that did not would hang here.
+    let rt = rt_with(b, 512, 4096);
+    rt.block_on(timeout(LIMIT, async {
+        let mut conns = Vec::new();
+        for k in 0..200u64 {
+            let (c, s) = pair().await;
+            let sent = send_blocks(c, 300 + k, 4).await;
+            conns.push((s, sent));
+        }
+        let mut tasks = Vec::new();
+        for (s, sent) in conns {
+            tasks.push(ringloop::spawn(async move {
+                let mut got = Fnv::default();
+                let mut last = None;
+                let mut rs = s.recv_stream();
+                while let Some(buf) = next(&mut rs).await {
+                    let buf = buf.unwrap();
+                    got.feed(&buf);
+                    // Let every other receiver take a buffer too.
+                    ringloop::yield_now().await;
+                    last = Some(buf);
+                }
+                drop(last);
+                (sent, got)
+            }));
+        }
+        for t in tasks {
+            let (sent, got) = t.await.unwrap();
+            assert_eq!(sent, got, "every byte, in order");
+        }
+        let pool = BufPool::current().unwrap();
+        eprintln!(
+            "{b}: {} of {} buffers touched",
+            pool.touched(),
+            pool.count()
+        );
+        assert!(pool.touched() > 32, "the burst needed more than 32 buffers");
+        assert_eq!(pool.in_use(), 0, "every buffer back");
+    }))
+    .expect("timed out (the ring did not grow?)");
 });
 
 each_backend!(an_exhausted_pool_loses_nothing, |b: Backend| {

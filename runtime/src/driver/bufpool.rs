@@ -21,7 +21,12 @@
 //!
 //! The pool's memory is one allocation of `count × size` bytes, made when
 //! the loop's first pooled receive asks for it; pages are touched only by
-//! the receives that use them.
+//! the receives that use them. The readiness path reuses the buffer it gave
+//! back last (a stack). The kernel's ring consumes in order, so every
+//! buffer in it is touched in turn: it starts with [`RING_START`] buffers
+//! and doubles (up to the pool) only when the kernel is down to a quarter
+//! of those still to pick, so a loop touches as many buffers as its load
+//! keeps in flight, not the whole pool (16 MiB at 1,024 × 16 KiB).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -31,6 +36,9 @@ use std::rc::Rc;
 use std::task::Waker;
 
 use super::uring::BufRing;
+
+/// Buffers the kernel's ring is given first (see the module docs).
+const RING_START: usize = 32;
 
 /// How many buffers of what size a loop's pool has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +78,12 @@ pub struct BufPool {
     /// Buffers in the kernel's ring, not yet picked (io_uring): the driver
     /// counts every CQE that carries one as it reaps it.
     in_ring: Cell<usize>,
+    /// Buffers given to the kernel's ring so far (in it, or held after
+    /// it picked them); the rest stay in `free`, untouched.
+    circulating: Cell<usize>,
+    /// One past the highest buffer id ever used (ids are used lowest
+    /// first): how many buffers' pages may have been touched.
+    high: Cell<usize>,
     /// Receives waiting for a buffer to come back.
     waiters: RefCell<Vec<Waker>>,
 }
@@ -107,6 +121,8 @@ impl BufPool {
             out: Cell::new(0),
             held: RefCell::new(vec![false; cfg.count as usize]),
             in_ring: Cell::new(0),
+            circulating: Cell::new(0),
+            high: Cell::new(0),
             waiters: RefCell::new(Vec::new()),
         }))
     }
@@ -138,6 +154,13 @@ impl BufPool {
         self.out.get()
     }
 
+    /// How many buffers have ever been used (given to the kernel's ring or
+    /// received into): the ones whose pages may be resident. The others
+    /// cost address space only.
+    pub fn touched(&self) -> usize {
+        self.high.get()
+    }
+
     /// The address of buffer `id`.
     pub(crate) fn addr(&self, id: u16) -> *mut u8 {
         debug_assert!(id < self.cfg.count);
@@ -152,13 +175,30 @@ impl BufPool {
     /// Hands every free buffer to `ring` (io_uring): from now on the kernel
     /// picks them.
     pub(crate) fn attach_ring(&self, ring: BufRing) {
-        let free = std::mem::take(&mut *self.free.borrow_mut());
-        for id in free {
-            ring.push(self.addr(id), self.cfg.size, id);
-            self.in_ring.set(self.in_ring.get() + 1);
-        }
-        ring.publish();
         *self.ring.borrow_mut() = Some(ring);
+        self.grow_ring(RING_START);
+    }
+
+    /// Moves up to `n` free buffers (lowest ids first) into the kernel's
+    /// ring; whether any moved.
+    fn grow_ring(&self, n: usize) -> bool {
+        let ring = self.ring.borrow();
+        let Some(ring) = ring.as_ref() else {
+            return false;
+        };
+        let mut free = self.free.borrow_mut();
+        let k = n.min(free.len());
+        for _ in 0..k {
+            let id = free.pop().expect("k <= free.len()");
+            ring.push(self.addr(id), self.cfg.size, id);
+            self.high.set(self.high.get().max(id as usize + 1));
+        }
+        if k > 0 {
+            ring.publish();
+            self.in_ring.set(self.in_ring.get() + k);
+            self.circulating.set(self.circulating.get() + k);
+        }
+        k > 0
     }
 
     /// The kernel's ring is going away (the driver drops, after draining
@@ -168,8 +208,9 @@ impl BufPool {
         let held = self.held.borrow();
         let mut free = self.free.borrow_mut();
         free.clear();
-        free.extend((0..self.cfg.count).filter(|&id| !held[id as usize]));
+        free.extend((0..self.cfg.count).rev().filter(|&id| !held[id as usize]));
         self.in_ring.set(0);
+        self.circulating.set(0);
         Some(ring)
     }
 
@@ -210,7 +251,16 @@ impl BufPool {
     /// the waker otherwise): a receive that found the pool empty waits with
     /// it, and retries.
     pub fn poll_available(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        if !self.free.borrow().is_empty() || self.in_ring.get() > 0 {
+        if self.in_ring.get() > 0 {
+            return std::task::Poll::Ready(());
+        }
+        let ringed = self.ring.borrow().is_some();
+        if ringed {
+            // The kernel ran dry before the ring grew: grow it now.
+            if self.grow_ring(self.circulating.get().max(1)) {
+                return std::task::Poll::Ready(());
+            }
+        } else if !self.free.borrow().is_empty() {
             return std::task::Poll::Ready(());
         }
         self.wait_for_buffer(cx.waker());
@@ -221,11 +271,17 @@ impl BufPool {
     /// kernel took it from the ring.
     pub(crate) fn kernel_took_one(&self) {
         self.in_ring.set(self.in_ring.get().saturating_sub(1));
+        let c = self.circulating.get();
+        if self.in_ring.get() < (c / 4).max(1) && c < self.count() {
+            // Double before the kernel runs dry.
+            self.grow_ring(c.max(1));
+        }
     }
 
     fn hold(&self, id: u16) {
         self.out.set(self.out.get() + 1);
         self.held.borrow_mut()[id as usize] = true;
+        self.high.set(self.high.get().max(id as usize + 1));
     }
 
     /// The kernel filled buffer `id` with `len` bytes (io_uring).
