@@ -122,6 +122,12 @@ unsafe impl OpCode for RecvPooled {
         Ok(n)
     }
 
+    /// A stream read shorter than the buffer drained the socket (pooled
+    /// receives are on stream sockets only).
+    fn drained(&self, n: u32) -> bool {
+        n > 0 && (n as usize) < self.pool.buf_size()
+    }
+
     fn complete(mut self, c: Completion) -> Self::Output {
         self.take(c)
     }
