@@ -38,18 +38,6 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
-/// The eventfd's counter, reset by the read (0: not readable).
-fn eventfd_take(s: &Shared) -> u64 {
-    let mut n = 0u64;
-    // SAFETY: reads 8 bytes into a local from the non-blocking eventfd.
-    let r = unsafe { libc::read(s.wake_fd(), (&mut n as *mut u64).cast(), 8) };
-    if r < 0 {
-        0
-    } else {
-        n
-    }
-}
-
 #[test]
 fn loom_unpark_never_strands_a_remote_push() {
     model(|| {
@@ -66,7 +54,7 @@ fn loom_unpark_never_strands_a_remote_push() {
         // read, then the drain.
         let mut got = VecDeque::new();
         loom::thread::yield_now();
-        eventfd_take(&s);
+        s.eventfd_take();
         s.drain(&mut got);
         for p in pushers {
             p.join().unwrap();
@@ -75,7 +63,7 @@ fn loom_unpark_never_strands_a_remote_push() {
         assert_eq!(got.len() + left, 2);
         if left > 0 {
             assert!(
-                eventfd_take(&s) > 0,
+                s.eventfd_take() > 0,
                 "{left} remote item(s) queued after the drain, and the loop's next wait would not end"
             );
         }

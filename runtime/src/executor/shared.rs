@@ -117,6 +117,19 @@ impl Shared {
         }
     }
 
+    /// Reads (and so resets) the eventfd's counter: 0 when not readable.
+    #[cfg(test)]
+    pub(crate) fn eventfd_take(&self) -> u64 {
+        let mut n = 0u64;
+        // SAFETY: reads 8 bytes into a local from our non-blocking eventfd.
+        let r = unsafe { libc::read(self.wake_fd(), (&mut n as *mut u64).cast(), 8) };
+        if r < 0 {
+            0
+        } else {
+            n
+        }
+    }
+
     /// Items queued and not drained yet (for the loom models).
     #[cfg(all(test, loom))]
     pub(crate) fn queued(&self) -> usize {
@@ -182,16 +195,8 @@ mod tests {
     //! after a drain always unparks again.
     use super::*;
 
-    /// The eventfd's counter (0 when nothing was written), reset by the read.
     fn eventfd_count(s: &Shared) -> u64 {
-        let mut n = 0u64;
-        // SAFETY: reads 8 bytes into a local from a non-blocking eventfd.
-        let r = unsafe { libc::read(s.wake_fd(), (&mut n as *mut u64).cast(), 8) };
-        if r < 0 {
-            0
-        } else {
-            n
-        }
+        s.eventfd_take()
     }
 
     #[test]
