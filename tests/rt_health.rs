@@ -18,7 +18,7 @@ each_backend!(stall_is_reported_with_spawn_location, |b: Backend| {
     let rt = Builder::new()
         .backend(b)
         .stall_threshold(Some(Duration::from_millis(20)))
-        .on_stall(move |r| s.lock().unwrap().push(*r))
+        .on_stall(move |r| s.lock().unwrap().push(r.clone()))
         .build()
         .unwrap();
     let line = rt.block_on(async {

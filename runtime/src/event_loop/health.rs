@@ -1,12 +1,73 @@
 //! The loop-health wrapper around each poll: the cooperative budget reset,
 //! the task's lag since it was queued (sampled), the poll's duration, the
 //! longest poll with its spawn site, and the stall detector. One clock read
-//! per poll: a poll starts when the previous one ended.
+//! per poll: a poll starts when the previous one ended. Also the per-turn
+//! figures (events and tasks per turn) and the busy-spin detector, fed by
+//! the run loop once per turn.
 
 use std::panic::Location;
 
+use std::time::{Duration, Instant};
+
 use super::LoopCtx;
-use crate::metrics::StallReport;
+use crate::metrics::{StallKind, StallReport};
+
+/// Records one loop turn: the events the park before it harvested and the
+/// tasks it polled.
+#[inline]
+pub(crate) fn turn_done(lc: &LoopCtx, polled: u64, events: u64) {
+    lc.metrics.tasks_per_turn.record(polled);
+    lc.metrics.events_per_turn.record(events);
+}
+
+/// A park that could have slept returned, and the turn after it found no
+/// task to poll and no timer due. Counts it; one that follows another
+/// (`in_a_row`) counts toward the spin window, and a spin is reported the
+/// first time a window's count reaches the limit.
+///
+/// Only empty wakes in a row count toward a spin: an edge-triggered epoll
+/// loop serving one request at a time sees many isolated ones (the edge of
+/// data a recv already took), each followed by a wake-up with work; a
+/// spinning loop sees nothing but empty wakes.
+#[cold]
+pub(crate) fn empty_wake(
+    lc: &LoopCtx,
+    now: Instant,
+    at: &'static Location<'static>,
+    in_a_row: bool,
+) {
+    lc.metrics.empty_wakes.inc();
+    let Some(limit) = lc.spin_limit else {
+        return;
+    };
+    if !in_a_row {
+        return;
+    }
+    let window = lc.health.spin_window;
+    let start = match lc.spin_since.get() {
+        Some(s) if now.saturating_duration_since(s) < window => s,
+        _ => {
+            lc.spin_since.set(Some(now));
+            lc.spin_count.set(0);
+            now
+        }
+    };
+    let n = lc.spin_count.get() + 1;
+    lc.spin_count.set(n);
+    if n == limit {
+        lc.metrics.spins.inc();
+        if let Some(hook) = &lc.health.on_stall {
+            hook(&StallReport {
+                kind: StallKind::Spin { empty_wakes: n },
+                duration: now
+                    .saturating_duration_since(start)
+                    .max(Duration::from_nanos(1)),
+                spawned_at: at,
+                loop_index: lc.index,
+            });
+        }
+    }
+}
 
 /// Runs one poll with the loop-health bookkeeping: the cooperative budget,
 /// the lag since the task was queued, the poll's duration, the longest
@@ -27,7 +88,13 @@ pub(crate) fn poll_timed<R>(
     // Task lag is sampled, one poll in 16 (timer lateness is always
     // recorded): enough for the percentiles, at a sixteenth of the cost.
     if lc.metrics.tasks_polled.get() & 15 == 0 {
-        lc.metrics.lag.record(start.saturating_sub(queued_at));
+        let waited = start.saturating_sub(queued_at);
+        lc.metrics.lag.record(waited);
+        // Queued by the last park's completions or events (stamped with its
+        // wake-up tick, the one clock read for the whole batch).
+        if queued_at == lc.woke_at.get() {
+            lc.metrics.completion_to_poll.record(waited);
+        }
     }
     let r = poll();
     let ticks = lc.clock().saturating_sub(start);
@@ -49,6 +116,7 @@ fn slow_poll(lc: &LoopCtx, ticks: u64, at: &'static Location<'static>) {
             lc.metrics.stalls.inc();
             if let Some(hook) = &lc.health.on_stall {
                 hook(&StallReport {
+                    kind: StallKind::Poll,
                     duration: std::time::Duration::from_nanos(crate::metrics::clock::to_ns(ticks)),
                     spawned_at: at,
                     loop_index: lc.index,

@@ -52,6 +52,14 @@ pub(crate) struct LoopCtx {
     pub(crate) slow_ticks: Cell<u64>,
     /// Whether the clock is the TSC (cached from `metrics::clock`).
     pub(crate) tsc: bool,
+    /// The tick the last park returned at: tasks its events woke carry it
+    /// as their queue time.
+    pub(crate) woke_at: Cell<u64>,
+    /// Empty wakes within one window that make a spin (from the builder).
+    pub(crate) spin_limit: Option<u64>,
+    /// The spin window in progress: when it started and its empty wakes.
+    pub(crate) spin_since: Cell<Option<std::time::Instant>>,
+    pub(crate) spin_count: Cell<u64>,
 }
 
 impl LoopCtx {

@@ -89,6 +89,10 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
                 .map(|d| crate::metrics::clock::from_ns(d.as_nanos().min(u64::MAX as u128) as u64)),
             slow_ticks: std::cell::Cell::new(0),
             tsc: crate::metrics::clock::is_tsc(),
+            woke_at: std::cell::Cell::new(0),
+            spin_limit: cfg.health.spin_limit(),
+            spin_since: std::cell::Cell::new(None),
+            spin_count: std::cell::Cell::new(0),
         }),
         fallback,
     })

@@ -83,6 +83,91 @@ impl Histogram {
     }
 }
 
+impl Histogram {
+    /// The raw values (for histograms of counts, not ticks).
+    pub(crate) fn snapshot_counts(&self) -> Counts {
+        Counts {
+            buckets: self.buckets.iter().map(Counter::get).collect(),
+            max: self.max.get(),
+        }
+    }
+}
+
+/// A snapshot of a histogram of counts (events or tasks per loop turn):
+/// quantiles and maximum, each quantile the upper bound of its bucket (exact
+/// up to 15, at most 25% high above).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    buckets: Vec<u64>,
+    max: u64,
+}
+
+impl Counts {
+    /// Number of samples (loop turns).
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// The `q`-quantile (0.0–1.0); zero without samples.
+    pub fn quantile(&self, q: f64) -> u64 {
+        let n = self.count();
+        if n == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &c) in self.buckets.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return upper(i).min(self.max);
+            }
+        }
+        self.max
+    }
+
+    /// Median.
+    pub fn p50(&self) -> u64 {
+        self.quantile(0.50)
+    }
+
+    /// 99th percentile.
+    pub fn p99(&self) -> u64 {
+        self.quantile(0.99)
+    }
+
+    /// Largest sample.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+}
+
+impl Add for Counts {
+    type Output = Counts;
+    fn add(mut self, o: Counts) -> Counts {
+        if self.buckets.len() < o.buckets.len() {
+            self.buckets.resize(o.buckets.len(), 0);
+        }
+        for (a, b) in self.buckets.iter_mut().zip(&o.buckets) {
+            *a += b;
+        }
+        self.max = self.max.max(o.max);
+        self
+    }
+}
+
+impl fmt::Debug for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "n={} p50={} p99={} max={}",
+            self.count(),
+            self.p50(),
+            self.p99(),
+            self.max()
+        )
+    }
+}
+
 /// A snapshot of a latency histogram: quantiles and maximum.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Latency {
@@ -204,5 +289,19 @@ mod tests {
         assert!(s.p999() <= s.max());
         let sum = s.clone() + s;
         assert_eq!(sum.count(), 2000);
+    }
+
+    #[test]
+    fn counts_are_not_converted() {
+        let h = Histogram::default();
+        for v in [0u64, 1, 1, 2, 3, 100] {
+            h.record(v);
+        }
+        let c = h.snapshot_counts();
+        assert_eq!(c.count(), 6);
+        assert_eq!(c.p50(), 1);
+        assert_eq!(c.max(), 100);
+        assert_eq!(c.quantile(1.0), 100);
+        assert_eq!((c.clone() + c).count(), 12);
     }
 }

@@ -83,6 +83,14 @@ pub(crate) struct UringDriver {
 }
 
 impl UringDriver {
+    /// Reaps the CQ, counting its entries for the loop-health figures
+    /// (one load of the CQ tail).
+    fn harvest(&mut self) {
+        let n = self.ring.completion().len() as u64;
+        self.metrics.events.add(n);
+        self.reap();
+    }
+
     pub(crate) fn new(entries: u32, wake_fd: RawFd, metrics: Arc<LoopMetrics>) -> io::Result<Self> {
         let s = setup::setup(entries)?;
         let ext_arg = s.ring.params().is_feature_ext_arg();
@@ -220,7 +228,7 @@ impl IoDriver for UringDriver {
         } else if pending {
             self.enter_with(false, None)?;
         }
-        self.reap();
+        self.harvest();
         // A waiting enter runs only a few (20) of the deferred completions
         // ready by then; the kernel flags the rest (IORING_SQ_TASKRUN):
         // run them now, in one more enter, not one loop turn per 20.
@@ -230,7 +238,7 @@ impl IoDriver for UringDriver {
                     break;
                 }
                 self.enter_with(false, None)?;
-                self.reap();
+                self.harvest();
             }
         }
         // Completions parked in the kernel by a CQ overflow (FEAT_NODROP):
@@ -240,7 +248,7 @@ impl IoDriver for UringDriver {
                 break;
             }
             self.enter_with(false, None)?;
-            self.reap();
+            self.harvest();
         }
         if !self.wake_armed {
             self.arm_wake()?;
@@ -253,7 +261,7 @@ impl IoDriver for UringDriver {
     fn flush(&mut self) {
         if !self.ring.submission().is_empty() {
             let _ = self.enter_with(false, None);
-            self.reap();
+            self.harvest();
         }
     }
 
