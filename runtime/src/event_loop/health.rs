@@ -6,6 +6,7 @@
 //! the run loop once per turn.
 
 use std::panic::Location;
+use std::sync::atomic::Ordering;
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,7 @@ pub(crate) fn empty_wake(
                     .max(Duration::from_nanos(1)),
                 spawned_at: at,
                 loop_index: lc.index,
+                backtrace: None,
             });
         }
     }
@@ -96,17 +98,23 @@ pub(crate) fn poll_timed<R>(
             lc.metrics.completion_to_poll.record(waited);
         }
     }
+    if let Some(w) = &lc.watch {
+        w.poll_start.store(start, Ordering::Release);
+    }
     let r = poll();
+    if let Some(w) = &lc.watch {
+        w.poll_start.store(0, Ordering::Release);
+    }
     let ticks = lc.clock().saturating_sub(start);
     if ticks > lc.slow_ticks.get() {
-        slow_poll(lc, ticks, at);
+        slow_poll(lc, start, ticks, at);
     }
     r
 }
 
 /// A poll longer than the longest so far or than the stall threshold.
 #[cold]
-fn slow_poll(lc: &LoopCtx, ticks: u64, at: &'static Location<'static>) {
+fn slow_poll(lc: &LoopCtx, start: u64, ticks: u64, at: &'static Location<'static>) {
     lc.metrics.poll_took(ticks, at);
     let longest = lc.metrics.longest_poll_ticks();
     lc.slow_ticks
@@ -114,12 +122,22 @@ fn slow_poll(lc: &LoopCtx, ticks: u64, at: &'static Location<'static>) {
     if let Some(limit) = lc.stall_ticks {
         if ticks > limit {
             lc.metrics.stalls.inc();
+            // Caught by the watchdog while the poll was running?
+            let backtrace = lc
+                .watch
+                .as_ref()
+                .and_then(|w| w.take(start))
+                .map(|(frames, took)| crate::metrics::backtrace::resolve(&frames, took));
+            if backtrace.is_some() {
+                lc.metrics.stall_backtraces.inc();
+            }
             if let Some(hook) = &lc.health.on_stall {
                 hook(&StallReport {
                     kind: StallKind::Poll,
                     duration: std::time::Duration::from_nanos(crate::metrics::clock::to_ns(ticks)),
                     spawned_at: at,
                     loop_index: lc.index,
+                    backtrace,
                 });
             }
         }

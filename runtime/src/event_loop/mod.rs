@@ -13,6 +13,7 @@
 mod drained;
 mod health;
 mod run;
+pub(crate) mod watchdog;
 mod worker;
 
 use std::cell::{Cell, RefCell};
@@ -60,6 +61,9 @@ pub(crate) struct LoopCtx {
     /// The spin window in progress: when it started and its empty wakes.
     pub(crate) spin_since: Cell<Option<std::time::Instant>>,
     pub(crate) spin_count: Cell<u64>,
+    /// This thread's slot in the stall watchdog's table, when stall
+    /// backtraces are on.
+    pub(crate) watch: Option<watchdog::Claim>,
 }
 
 impl LoopCtx {

@@ -72,6 +72,13 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
         },
     };
     let backend = driver.kind().into();
+    let watch = cfg.watched.as_ref().and_then(|list| {
+        let claim = super::watchdog::Claim::new()?;
+        list.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(claim.slot());
+        Some(claim)
+    });
     Ok(Built {
         lc: Rc::new(LoopCtx {
             exec: Executor::new(shared.id),
@@ -93,6 +100,7 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
             spin_limit: cfg.health.spin_limit(),
             spin_since: std::cell::Cell::new(None),
             spin_count: std::cell::Cell::new(0),
+            watch,
         }),
         fallback,
     })
@@ -107,6 +115,8 @@ pub(crate) struct LoopConfig {
     /// The CPUs to pin loop i to (the i-th, wrapping), when pinning.
     pub(crate) pin: Option<Arc<[usize]>>,
     pub(crate) health: HealthConfig,
+    /// The runtime watchdog's list to join, when stall backtraces are on.
+    pub(crate) watched: Option<super::watchdog::Watched>,
 }
 
 /// Drops the loop's tasks and timers with the loop current, so their

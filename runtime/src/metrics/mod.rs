@@ -24,6 +24,7 @@
 //! The runtime never prints: what to do with the figures is the
 //! application's choice (`MetricsSnapshot` implements `Display`).
 
+pub(crate) mod backtrace;
 pub(crate) mod clock;
 mod display;
 pub(crate) mod elu;
@@ -37,6 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use backtrace::{Frame, StallBacktrace};
 pub use histogram::{Counts, Latency};
 pub use opcodes::{name as opcode_name, OpcodeCount};
 pub use stall::{PollRecord, StallKind, StallReport};
@@ -96,6 +98,8 @@ pub(crate) struct LoopMetrics {
     pub(crate) empty_wakes: Counter,
     /// Windows in which empty wakes passed the spin threshold.
     pub(crate) spins: Counter,
+    /// Stall reports that carry a backtrace.
+    pub(crate) stall_backtraces: Counter,
     /// Per loop turn: events harvested by the park before it.
     pub(crate) events_per_turn: histogram::Histogram,
     /// Per loop turn: tasks polled.
@@ -164,6 +168,7 @@ impl LoopMetrics {
             events: self.events.get(),
             empty_wakes: self.empty_wakes.get(),
             spins: self.spins.get(),
+            stall_backtraces: self.stall_backtraces.get(),
             events_per_turn: self.events_per_turn.snapshot_counts(),
             tasks_per_turn: self.tasks_per_turn.snapshot_counts(),
             completion_to_poll: self.completion_to_poll.snapshot(),
@@ -269,6 +274,9 @@ pub struct MetricsSnapshot {
     /// Spin reports: windows in which empty wakes passed the spin threshold
     /// ([`Builder::spin_threshold`](crate::Builder::spin_threshold)).
     pub spins: u64,
+    /// Stall reports that carried a backtrace of the stalled thread
+    /// ([`Builder::stall_backtrace`](crate::Builder::stall_backtrace)).
+    pub stall_backtraces: u64,
     /// Per loop turn: events the park harvested (the batching io_uring
     /// pays off with).
     pub events_per_turn: Counts,
@@ -304,7 +312,7 @@ impl MetricsSnapshot {
     /// same loop or runtime): the figure to watch over an interval.
     ///
     /// ```
-    /// let rt = ringloop::Runtime::new().unwrap();
+    /// let rt = ringloop::Builder::new().build().unwrap();
     /// let before = rt.metrics();
     /// rt.block_on(ringloop::time::sleep(std::time::Duration::from_millis(1)));
     /// let elu = rt.metrics().elu_since(&before);
@@ -363,6 +371,7 @@ impl Add for MetricsSnapshot {
             events: self.events + o.events,
             empty_wakes: self.empty_wakes + o.empty_wakes,
             spins: self.spins + o.spins,
+            stall_backtraces: self.stall_backtraces + o.stall_backtraces,
             events_per_turn: self.events_per_turn + o.events_per_turn,
             tasks_per_turn: self.tasks_per_turn + o.tasks_per_turn,
             completion_to_poll: self.completion_to_poll + o.completion_to_poll,

@@ -20,6 +20,8 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::StallBacktrace;
+
 /// What went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -48,16 +50,26 @@ pub struct StallReport {
     pub spawned_at: &'static Location<'static>,
     /// Index of the loop in its runtime (0 = the `block_on` thread).
     pub loop_index: usize,
+    /// Where the stalled thread was, caught while the poll was still
+    /// running, when [`Builder::stall_backtrace`](crate::Builder::stall_backtrace)
+    /// is on and the watchdog caught it (not for spins).
+    pub backtrace: Option<StallBacktrace>,
 }
 
 impl fmt::Display for StallReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            StallKind::Poll => write!(
-                f,
-                "loop {} stalled {:?} in a task spawned at {}",
-                self.loop_index, self.duration, self.spawned_at
-            ),
+            StallKind::Poll => {
+                write!(
+                    f,
+                    "loop {} stalled {:?} in a task spawned at {}",
+                    self.loop_index, self.duration, self.spawned_at
+                )?;
+                match &self.backtrace {
+                    Some(bt) => write!(f, "\n{bt}"),
+                    None => Ok(()),
+                }
+            }
             StallKind::Spin { empty_wakes } => write!(
                 f,
                 "loop {} is spinning: {empty_wakes} empty wakes (parks that woke no task \
@@ -93,6 +105,8 @@ pub(crate) struct HealthConfig {
     pub(crate) spin_per_sec: Option<u32>,
     /// The window over which empty wakes are counted against the rate.
     pub(crate) spin_window: Duration,
+    /// Capture the stalled thread's stack (a watchdog thread and a signal).
+    pub(crate) backtrace: bool,
 }
 
 impl HealthConfig {
@@ -116,6 +130,7 @@ impl Default for HealthConfig {
             on_stall: None,
             spin_per_sec: Some(DEFAULT_SPIN_PER_SEC),
             spin_window: Duration::from_secs(1),
+            backtrace: false,
         }
     }
 }
@@ -128,6 +143,7 @@ impl fmt::Debug for HealthConfig {
             .field("on_stall", &self.on_stall.is_some())
             .field("spin_per_sec", &self.spin_per_sec)
             .field("spin_window", &self.spin_window)
+            .field("backtrace", &self.backtrace)
             .finish()
     }
 }
