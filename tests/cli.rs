@@ -37,6 +37,7 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--buf", Some("16384")),
             ("--recv", Some("pooled")),
             ("--buffers", Some("1024")),
+            ("--stats", Some("off")),
         ],
     ),
     (
@@ -65,6 +66,8 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--min-send-rate", Some("4096")),
             ("--grace", Some("2s")),
             ("--log", Some("off")),
+            ("--stats", Some("off")),
+            ("--metrics", Some("off")),
         ],
     ),
     (

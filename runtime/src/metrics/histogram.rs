@@ -199,6 +199,23 @@ impl Latency {
         Duration::from_nanos(self.max_ns)
     }
 
+    /// The samples recorded since `earlier` (a snapshot of the same
+    /// histogram): quantiles over an interval. Its maximum is the upper
+    /// bound of the highest bucket that gained samples.
+    pub fn since(&self, earlier: &Latency) -> Latency {
+        let buckets: Vec<u64> = self
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| c.saturating_sub(earlier.buckets.get(i).copied().unwrap_or(0)))
+            .collect();
+        let max_ns = buckets
+            .iter()
+            .rposition(|&c| c > 0)
+            .map_or(0, |i| upper(i).min(self.max_ns));
+        Latency { buckets, max_ns }
+    }
+
     /// Median.
     pub fn p50(&self) -> Duration {
         self.quantile(0.50)
@@ -287,8 +304,12 @@ mod tests {
             Duration::from_nanos(crate::metrics::clock::to_ns(1_000_000))
         );
         assert!(s.p999() <= s.max());
-        let sum = s.clone() + s;
+        let sum = s.clone() + s.clone();
         assert_eq!(sum.count(), 2000);
+        let d = sum.since(&s);
+        assert_eq!(d.count(), 1000);
+        assert_eq!(d.since(&d).count(), 0);
+        assert_eq!(d.since(&d).max(), Duration::ZERO);
     }
 
     #[test]

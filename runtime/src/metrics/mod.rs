@@ -30,6 +30,7 @@ mod display;
 pub(crate) mod elu;
 mod histogram;
 pub(crate) mod opcodes;
+mod prometheus;
 pub(crate) mod stall;
 
 use std::ops::Add;
@@ -41,6 +42,7 @@ use std::time::Duration;
 pub use backtrace::{Frame, StallBacktrace};
 pub use histogram::{Counts, Latency};
 pub use opcodes::{name as opcode_name, OpcodeCount};
+pub use prometheus::prometheus_text;
 pub use stall::{PollRecord, StallKind, StallReport};
 
 use crate::Backend;
