@@ -38,6 +38,7 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--recv", Some("pooled")),
             ("--buffers", Some("1024")),
             ("--stats", Some("off")),
+            ("--health", Some("on")),
         ],
     ),
     (
@@ -78,6 +79,7 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--n", Some("100000")),
             ("--what", Some("spawn-nop")),
             ("--batch", Some("1")),
+            ("--stall-backtrace", Some("off")),
         ],
     ),
     (

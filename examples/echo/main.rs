@@ -79,6 +79,10 @@ struct Cli {
     /// ELU, syscalls per op, connections, blocking-pool queue) [default: off]
     #[arg(long, value_name = "DURATION", value_parser = cli::nonzero_duration)]
     stats: Option<Duration>,
+    /// Loop health: off (no poll timing, ELU, stall or spin detector), on
+    /// (the runtime's defaults), or all (on, and stall backtraces)
+    #[arg(long, value_name = "off|on|all", default_value = "on", value_parser = ["off", "on", "all"])]
+    health: String,
 }
 
 fn main() {
@@ -95,6 +99,7 @@ fn main() {
         recv,
         buffers,
         stats: stats_every,
+        health,
     } = cli::parse();
     if addr.port() == 0 {
         // Every loop must bind the same port: pick one first.
@@ -120,6 +125,17 @@ fn main() {
 
     let rt = shutdown::build_runtime_with("echo", backend, threads, |b| {
         b.recv_buffers(buffers as u16, buf as u32);
+        match health.as_str() {
+            "off" => {
+                b.poll_timing(false)
+                    .stall_threshold(None)
+                    .spin_threshold(None);
+            }
+            "all" => {
+                b.stall_backtrace(true);
+            }
+            _ => {}
+        }
     });
     let announce = format!(
         "echo: listening on {addr} with {threads} loop(s) on {} ({} conns per loop at most)",

@@ -1,7 +1,8 @@
 //! The loop of one thread: what it owns ([`LoopCtx`]), the run/park cycle
-//! (`run.rs`), the timing of each poll (`health.rs`), building a loop and
-//! the worker threads of a runtime (`worker.rs`), and the graceful drain
-//! (`drained.rs`).
+//! (`run.rs`), the timing of each poll and the spin detector (`health.rs`),
+//! the stall watchdog that captures a stalled thread's stack
+//! (`watchdog.rs`), building a loop and the worker threads of a runtime
+//! (`worker.rs`), and the graceful drain (`drained.rs`).
 //!
 //! The loop knows the executor, the driver, the timers and the blocking
 //! pool; none of them knows the loop. Each keeps its own "current on this

@@ -6,6 +6,14 @@
 //! ready, else until the next timer deadline or the next completion. What
 //! the driver hands back (wakers, finished orphans) runs with the driver
 //! released.
+//!
+//! Loop health per turn (with poll timing on; the empty-wake count always),
+//! with no clock read beyond the two the turn already
+//! makes (before the park, to stamp timer wakes; after it, to stamp driver
+//! wakes): the busy/parked split (ELU), the events the park harvested and
+//! the tasks the turn polled (histograms), and whether the park was an
+//! empty wake — it could have slept, and the turn after it found no task
+//! and no due timer (the spin detector's input).
 
 use std::future::Future;
 use std::io;
@@ -78,7 +86,9 @@ pub(crate) fn run<F: Future>(lc: &LoopCtx, fut: F) -> F::Output {
             .borrow_mut()
             .fire(now, &lc.metrics, timing, &mut wakes);
         let events = lc.metrics.events.get();
-        turn_done(lc, polled, events - events_before);
+        if timing {
+            turn_done(lc, polled, events - events_before);
+        }
         let empty = could_sleep && polled == 0 && wakes.is_empty();
         if empty {
             empty_wake(lc, now, main.header().spawned_at, last_empty);

@@ -22,7 +22,12 @@
 //! is caught: its report has no trace.
 //!
 //! Not available without glibc (musl has no `backtrace()`): reports then
-//! have no trace.
+//! have no trace. A caveat of `backtrace()` in a handler: the unwinder
+//! walks the loaded objects under the dynamic loader's lock, so a stall
+//! caught while the thread itself holds that lock (inside `dlopen`, or
+//! unwinding a panic) would deadlock that thread — one reason this is
+//! opt-in. Under valgrind, where every poll is slow enough to be a stall,
+//! an `echo --health all` run was seen not to exit; natively it does.
 
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};

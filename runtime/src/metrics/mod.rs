@@ -280,7 +280,7 @@ pub struct MetricsSnapshot {
     /// ([`Builder::stall_backtrace`](crate::Builder::stall_backtrace)).
     pub stall_backtraces: u64,
     /// Per loop turn: events the park harvested (the batching io_uring
-    /// pays off with).
+    /// pays off with). Recorded while poll timing is on, like the next two.
     pub events_per_turn: Counts,
     /// Per loop turn: tasks polled.
     pub tasks_per_turn: Counts,
