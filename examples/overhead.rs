@@ -15,6 +15,10 @@
 //! instead, and `--what raw-nops` the same NOPs on the same ring setup
 //! driven directly with the `io-uring` crate (no runtime): the difference
 //! of the two instruction totals is the runtime's cost per op.
+//!
+//! `--timing off` turns the whole loop-health layer off (poll timing, ELU,
+//! per-turn histograms, stall and spin detectors); `--timing on` has all
+//! of it but stall backtraces, which `--stall-backtrace on` adds.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -48,6 +52,9 @@ struct Cli {
     /// NOPs started together (for --what nops|raw-nops)
     #[arg(long, value_name = "B", default_value = "1", value_parser = clap::value_parser!(u64).range(1..=4096))]
     batch: u64,
+    /// Stall backtraces (a watchdog thread; needs --timing on)
+    #[arg(long, value_name = "on|off", default_value = "off", value_parser = ["on", "off"])]
+    stall_backtrace: String,
 }
 
 /// Awaits `n` NOPs started together: the first pass submits them all, later
@@ -102,6 +109,8 @@ fn main() {
         .backend(backend)
         .poll_timing(timing)
         .stall_threshold(timing.then_some(Duration::from_millis(10)))
+        .spin_threshold(timing.then_some(10_000))
+        .stall_backtrace(args.stall_backtrace == "on")
         .build()
         .unwrap_or_else(|e| {
             eprintln!("error: {e}");

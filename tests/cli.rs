@@ -37,6 +37,8 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--buf", Some("16384")),
             ("--recv", Some("pooled")),
             ("--buffers", Some("1024")),
+            ("--stats", Some("off")),
+            ("--health", Some("on")),
         ],
     ),
     (
@@ -65,6 +67,8 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--min-send-rate", Some("4096")),
             ("--grace", Some("2s")),
             ("--log", Some("off")),
+            ("--stats", Some("off")),
+            ("--metrics", Some("off")),
         ],
     ),
     (
@@ -75,6 +79,7 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--n", Some("100000")),
             ("--what", Some("spawn-nop")),
             ("--batch", Some("1")),
+            ("--stall-backtrace", Some("off")),
         ],
     ),
     (

@@ -386,7 +386,7 @@ fn the_workload_is_the_same_on_both_backends_unbroken() {
         let before = open_fds();
         let (_, rt) = run_case(&format!("{b} unbroken"), Builder::new().backend(b));
         drop(rt);
-        assert_eq!(open_fds(), before, "{b}: fds left after the runtime");
+        util::assert_no_fd_leak(before, &format!("{b}: fds left after the runtime"));
     }
 }
 
@@ -419,7 +419,7 @@ fn setup_errors_fall_back_or_fail_with_the_errno() {
             .expect_err("io_uring was forced to fail");
         assert_eq!(ringloop::sys::os_error(&e), Some(errno), "{e}");
         assert!(e.to_string().contains("io_uring"), "{e}");
-        assert_eq!(open_fds(), before, "setup errno {errno}: fds left");
+        util::assert_no_fd_leak(before, &format!("setup errno {errno}: fds left"));
     }
     // EINVAL at every attempt: no ring at all, and not a kernel without
     // io_uring (ENOSYS would say so): an error, also for Auto.
@@ -463,7 +463,7 @@ fn setup_flags_are_dropped_one_by_one_on_einval() {
         let d = rt.driver_description();
         assert!(d.contains(want), "after {n} EINVAL: {d}");
         drop(rt);
-        assert_eq!(open_fds(), before, "{n} setup EINVAL: fds left");
+        util::assert_no_fd_leak(before, &format!("{n} setup EINVAL: fds left"));
     }
 }
 
@@ -497,7 +497,7 @@ fn missing_opcodes_take_the_fallback_path() {
             .faults(plan(|p| p.no_buf_ring = true)),
     );
     drop(rt);
-    assert_eq!(open_fds(), before, "no buffer ring: fds left");
+    util::assert_no_fd_leak(before, "no buffer ring: fds left");
 }
 
 /// File ops without their opcodes go to the blocking pool (not run under
@@ -560,7 +560,7 @@ fn missing_families(families: &[(&str, &[u8])]) {
             );
         }
         drop(rt);
-        assert_eq!(open_fds(), before, "no {family} opcodes: fds left");
+        util::assert_no_fd_leak(before, &format!("no {family} opcodes: fds left"));
     }
 }
 
@@ -585,7 +585,7 @@ fn failing_enters_lose_nothing() {
         );
         assert!(m.wait_syscalls > 0, "{name}");
         drop(rt);
-        assert_eq!(open_fds(), before, "{name}: fds left");
+        util::assert_no_fd_leak(before, &format!("{name}: fds left"));
     }
 }
 
@@ -608,7 +608,7 @@ fn a_tiny_ring_overflowing_its_cq_loses_nothing() {
         );
         assert_eq!(m.ops_submitted, m.ops_completed, "{name}");
         drop(rt);
-        assert_eq!(open_fds(), before, "{name}: fds left");
+        util::assert_no_fd_leak(before, &format!("{name}: fds left"));
     }
 }
 
@@ -634,7 +634,7 @@ fn cancels_that_miss_are_sent_again_until_they_land() {
             m.cancel_retries
         );
         drop(rt);
-        assert_eq!(open_fds(), before, "{name}: fds left");
+        util::assert_no_fd_leak(before, &format!("{name}: fds left"));
     }
 }
 
@@ -659,7 +659,7 @@ fn cancels_racing_live_ops_give_ecanceled_or_the_result() {
         assert!(got == expected(), "{name}: the workload's results differ");
         assert_eq!(rt.metrics().ops_in_flight, 0, "{name}");
         drop(rt);
-        assert_eq!(open_fds(), before, "{name}: fds left");
+        util::assert_no_fd_leak(before, &format!("{name}: fds left"));
     }
     // The races were real: some ops were cancelled before the kernel did
     // them (others completed first; both are fine).

@@ -118,7 +118,7 @@ each_backend!(
         eprintln!("drop(rt) took {:?}", t0.elapsed());
         // The socket outlived its loop: its last handle closes it directly.
         drop(sock);
-        assert_eq!(util::open_fds(), fds, "every fd closed");
+        util::assert_no_fd_leak(fds, "every fd closed");
         std::net::UdpSocket::bind(addr).expect("rebind the dropped socket's port");
     }
 );

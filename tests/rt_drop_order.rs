@@ -133,7 +133,7 @@ each_backend!(runtime_drop_finishes_every_kind, |b: Backend| {
     drop(rt);
     l.check(b, n);
     drop(keep);
-    assert_eq!(util::open_fds(), fds, "no fd leaked");
+    util::assert_no_fd_leak(fds, "no fd leaked");
 });
 
 each_backend!(graceful_shutdown_finishes_every_kind, |b: Backend| {
@@ -153,7 +153,7 @@ each_backend!(graceful_shutdown_finishes_every_kind, |b: Backend| {
     );
     l.check(b, n);
     drop(keep);
-    assert_eq!(util::open_fds(), fds, "no fd leaked");
+    util::assert_no_fd_leak(fds, "no fd leaked");
 });
 
 /// A read of at most `want` bytes into a buffer of `CAP` canary bytes.

@@ -18,7 +18,7 @@ each_backend!(stall_is_reported_with_spawn_location, |b: Backend| {
     let rt = Builder::new()
         .backend(b)
         .stall_threshold(Some(Duration::from_millis(20)))
-        .on_stall(move |r| s.lock().unwrap().push(*r))
+        .on_stall(move |r| s.lock().unwrap().push(r.clone()))
         .build()
         .unwrap();
     let line = rt.block_on(async {
@@ -118,4 +118,64 @@ each_backend!(lag_histogram_and_opcode_counts, |b: Backend| {
         .expect("NOP family counted");
     assert_eq!((nop.started, nop.completed), (20, 20));
     assert_eq!(m.timers_fired, 20);
+});
+
+/// Blocks the loop thread in a function the stall backtrace must name.
+#[inline(never)]
+fn stuck_in_named_function(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        // The blocking call is what is under test, not a synchronisation.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::hint::black_box(());
+}
+
+each_backend!(stall_report_carries_the_stalled_stack, |b: Backend| {
+    let seen: Arc<Mutex<Vec<StallReport>>> = Arc::default();
+    let s = seen.clone();
+    let rt = Builder::new()
+        .backend(b)
+        .stall_threshold(Some(Duration::from_millis(10)))
+        .stall_backtrace(true)
+        .on_stall(move |r| s.lock().unwrap().push(r.clone()))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let h = ringloop::spawn(async { stuck_in_named_function(Duration::from_millis(300)) });
+        h.await.unwrap();
+    });
+    let reports = seen.lock().unwrap().clone();
+    let r = reports
+        .iter()
+        .find(|r| r.duration >= Duration::from_millis(300))
+        .unwrap_or_else(|| panic!("no stall report: {reports:?}"));
+    let bt = r.backtrace.as_ref().expect("a backtrace with the report");
+    assert!(bt.contains("stuck_in_named_function"), "{r}");
+    // Innermost first: the sleep is above the function that called it.
+    let pos = |name: &str| {
+        bt.frames
+            .iter()
+            .position(|f| f.symbol.as_deref().is_some_and(|s| s.contains(name)))
+    };
+    assert!(pos("sleep") < pos("stuck_in_named_function"), "{r}");
+    // The handler's own frames are left out.
+    assert!(!bt.contains("watchdog::capture"), "{r}");
+    assert!(rt.metrics().stall_backtraces >= 1);
+    println!("{r}");
+});
+
+each_backend!(stall_backtrace_is_off_by_default, |b: Backend| {
+    let seen: Arc<Mutex<Vec<StallReport>>> = Arc::default();
+    let s = seen.clone();
+    let rt = Builder::new()
+        .backend(b)
+        .stall_threshold(Some(Duration::from_millis(10)))
+        .on_stall(move |r| s.lock().unwrap().push(r.clone()))
+        .build()
+        .unwrap();
+    rt.block_on(async { stuck_in_named_function(Duration::from_millis(30)) });
+    let reports = seen.lock().unwrap().clone();
+    assert!(!reports.is_empty());
+    assert!(reports.iter().all(|r| r.backtrace.is_none()));
 });

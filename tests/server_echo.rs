@@ -13,6 +13,8 @@ mod deadline;
 mod server;
 #[path = "../examples/support/shutdown.rs"]
 mod shutdown;
+#[path = "../examples/support/stats.rs"]
+mod stats;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;

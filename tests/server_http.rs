@@ -28,6 +28,8 @@ mod server;
 mod server_util;
 #[path = "../examples/support/shutdown.rs"]
 mod shutdown;
+#[path = "../examples/support/stats.rs"]
+mod stats;
 #[path = "../examples/file_server/target.rs"]
 mod target;
 mod util;
@@ -498,4 +500,80 @@ each_backend!(curl_client, |b| {
     // Keep-alive: several URLs on one curl connection.
     let both = curl(&[&url("/hello.txt"), &url("/sub/a.txt")]);
     assert_eq!(both, [HELLO, b"in sub\n"].concat());
+});
+
+/// Checks a Prometheus text exposition: every sample line is `name value`
+/// or `name{labels} value` with a number, and its metric has a `# TYPE`.
+fn parse_exposition(text: &str) -> Vec<(String, f64)> {
+    let mut typed = std::collections::HashSet::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut it = rest.split(' ');
+            typed.insert(it.next().unwrap().to_string());
+            let kind = it.next().unwrap();
+            assert!(["counter", "gauge", "summary"].contains(&kind), "{line}");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line:?}"));
+        let v: f64 = value.parse().unwrap_or_else(|_| panic!("{line:?}"));
+        let name = series.split('{').next().unwrap();
+        let base = name.strip_suffix("_count").filter(|b| typed.contains(*b));
+        assert!(
+            typed.contains(name) || base.is_some(),
+            "{name} has no # TYPE"
+        );
+        samples.push((series.to_string(), v));
+    }
+    samples
+}
+
+each_backend!(metrics_endpoint_serves_prometheus_text, |b| {
+    let tree = Tree::new("metrics");
+    let opts = Opts {
+        metrics: true,
+        ..Opts::default()
+    };
+    let s = Server::start(b, &tree.root, opts);
+    assert_eq!(get(&s, "/hello.txt").status, 200);
+    let r = get(&s, "/metrics");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    let samples = parse_exposition(&text);
+    let value = |series: &str| {
+        samples
+            .iter()
+            .find(|(s, _)| s == series)
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .1
+    };
+    assert!(value("ringloop_loop_iterations_total{loop=\"0\"}") >= 1.0);
+    assert!(value("ringloop_ops_completed_total{loop=\"0\"}") >= 1.0);
+    let elu = value("ringloop_utilization_ratio{loop=\"0\"}");
+    assert!((0.0..=1.0).contains(&elu), "{elu}");
+    assert!(value("ringloop_loop_lag_seconds{loop=\"0\",quantile=\"0.99\"}") >= 0.0);
+    assert_eq!(value("ringloop_blocking_jobs_rejected_total"), 0.0);
+    // The server's own figures: the GET before this one was answered.
+    assert!(value("file_server_requests_total") >= 1.0, "{text}");
+    assert!(value("file_server_connections") >= 1.0, "{text}");
+    // HEAD: the head alone.
+    let h = request(
+        &s,
+        "HEAD /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(h.status, 200);
+    assert!(h.body.is_empty());
+    println!("{text}");
+});
+
+each_backend!(metrics_endpoint_is_off_by_default, |b| {
+    let (_t, s) = start(b, "nometrics");
+    assert_eq!(get(&s, "/metrics").status, 404);
 });

@@ -31,6 +31,8 @@ mod server;
 mod server_util;
 #[path = "../examples/support/shutdown.rs"]
 mod shutdown;
+#[path = "../examples/support/stats.rs"]
+mod stats;
 #[path = "../examples/file_server/target.rs"]
 mod target;
 mod util;

@@ -180,14 +180,29 @@ each_backend!(echo_stops_gracefully_on_signals, |b: Backend| {
         drop(c);
         let (code, out) = srv.finish();
         assert_eq!(code, Some(0), "{case}: exit status; stdout {out:#?}");
-        let summary = out.iter().find(|l| l.starts_with("echo: 1 connections"));
-        assert!(summary.is_some(), "{case}: summary line; stdout {out:#?}");
-        assert!(
-            summary.unwrap().contains("8 bytes echoed"),
-            "{case}: {summary:?}"
+        // The exit summary: a table, one figure a row, with its unit.
+        let row = |name: &str| {
+            out.iter()
+                .find(|l| l.trim_start().starts_with(name))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        };
+        assert_eq!(
+            row("connections accepted").as_deref(),
+            Some("connections accepted 1 connections"),
+            "{case}: stdout {out:#?}"
+        );
+        assert_eq!(
+            row("bytes echoed").as_deref(),
+            Some("bytes echoed 8 bytes"),
+            "{case}: stdout {out:#?}"
         );
         assert!(
-            out.iter().any(|l| l.contains("loop(s) on"))
+            out.iter().any(|l| l.trim_start().starts_with("legend: ")),
+            "{case}: the legend; stdout {out:#?}"
+        );
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("ringloop: ") && l.contains(" on "))
                 && out.iter().any(|l| l.contains("loop lag")),
             "{case}: the runtime's figures; stdout {out:#?}"
         );
@@ -266,9 +281,9 @@ each_backend!(
             let (code, out) = srv.finish();
             assert_eq!(code, Some(0), "{case}: exit status; stdout {out:#?}");
             assert!(
-                out.iter()
-                    .any(|l| l.starts_with("file_server: 1 connections")),
-                "{case}: summary line; stdout {out:#?}"
+                out.iter().any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == ["connections", "accepted", "1", "connections"]),
+                "{case}: summary table; stdout {out:#?}"
             );
             assert!(
                 out.iter().any(|l| l.contains("loop lag")),
@@ -277,3 +292,48 @@ each_backend!(
         }
     }
 );
+
+// `--metrics` with two loops: a scrape labels each loop's figures; `--stats`
+// prints its legend and lines.
+each_backend!(file_server_metrics_label_each_loop, |b: Backend| {
+    let bin = util::example("file_server");
+    let root = Root::new(&format!("metrics-{b}"));
+    let args = [
+        "--root",
+        root.0.to_str().unwrap(),
+        "--addr",
+        "127.0.0.1:0",
+        "--backend",
+        &b.to_string(),
+        "--threads",
+        "2",
+        "--metrics",
+        "--stats",
+        "1ms",
+        "--grace",
+        GRACE,
+    ];
+    let srv = start(bin, &args, false, "serving", "http://");
+    let mut c = connect(srv.addr);
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    let text = String::from_utf8_lossy(&got).to_string();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for l in ["0", "1"] {
+        let series = format!("ringloop_loop_iterations_total{{loop=\"{l}\"}} ");
+        assert!(text.contains(&series), "no {series} in {text}");
+    }
+    drop(c);
+    let line = wait_for(&srv.out, "file_server: t=", &mut Vec::new());
+    for want in ["req/s", "lag p99", "ELU", "sys/op", "conns", "pool"] {
+        assert!(line.contains(want), "{want} not in {line}");
+    }
+    let legend = wait_for(&srv.err, "stats every", &mut Vec::new());
+    assert!(legend.contains("ELU = "), "{legend}");
+    srv.signal(libc::SIGTERM);
+    let (code, out) = srv.finish();
+    assert_eq!(code, Some(0), "stdout {out:#?}");
+    println!("{line}");
+});

@@ -23,6 +23,8 @@ mod deadline;
 mod server;
 #[path = "../support/shutdown.rs"]
 mod shutdown;
+#[path = "../support/stats.rs"]
+mod stats;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -73,6 +75,14 @@ struct Cli {
     /// Pooled receive buffers per loop (a power of two, at most 32768)
     #[arg(long, value_name = "N", default_value = "1024", value_parser = cli::count(32_768))]
     buffers: usize,
+    /// Print one line of live figures every DURATION (req/s, loop lag p99,
+    /// ELU, syscalls per op, connections, blocking-pool queue) [default: off]
+    #[arg(long, value_name = "DURATION", value_parser = cli::nonzero_duration)]
+    stats: Option<Duration>,
+    /// Loop health: off (no poll timing, ELU, stall or spin detector), on
+    /// (the runtime's defaults), or all (on, and stall backtraces)
+    #[arg(long, value_name = "off|on|all", default_value = "on", value_parser = ["off", "on", "all"])]
+    health: String,
 }
 
 fn main() {
@@ -88,6 +98,8 @@ fn main() {
         buf,
         recv,
         buffers,
+        stats: stats_every,
+        health,
     } = cli::parse();
     if addr.port() == 0 {
         // Every loop must bind the same port: pick one first.
@@ -113,6 +125,17 @@ fn main() {
 
     let rt = shutdown::build_runtime_with("echo", backend, threads, |b| {
         b.recv_buffers(buffers as u16, buf as u32);
+        match health.as_str() {
+            "off" => {
+                b.poll_timing(false)
+                    .stall_threshold(None)
+                    .spin_threshold(None);
+            }
+            "all" => {
+                b.stall_backtrace(true);
+            }
+            _ => {}
+        }
     });
     let announce = format!(
         "echo: listening on {addr} with {threads} loop(s) on {} ({} conns per loop at most)",
@@ -120,8 +143,15 @@ fn main() {
         cfg.max_conns_per_loop
     );
     let started = Instant::now();
+    stats::set_loops(rt.handles());
     let per_loop = shutdown::run_until_signal(&rt, "echo", announce, move |i, bound| {
-        serve(i, cfg, move |_| bound.done())
+        let serving = serve(i, cfg, move |_| bound.done());
+        async move {
+            if let (0, Some(every)) = (i, stats_every) {
+                drop(ringloop::spawn(stats::report("echo", every)));
+            }
+            serving.await
+        }
     });
     let mut total = LoopStats::default();
     for (i, s) in per_loop.iter().enumerate() {
@@ -138,9 +168,44 @@ fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!(
-        "echo: {} connections, {} bytes echoed in {secs:.1}s, {} accept errors, {} connection errors, {} timed out, {} cut at the end of the grace period",
-        total.accepted, total.bytes, total.accept_errors, total.conn_errors, total.timed_out, total.left_open
+    let reqs = stats::REQUESTS.load(std::sync::atomic::Ordering::Relaxed);
+    stats::table(
+        &format!("echo: served for {secs:.1} s"),
+        &[
+            (
+                "connections accepted",
+                total.accepted.to_string(),
+                "connections",
+            ),
+            ("bytes echoed", total.bytes.to_string(), "bytes"),
+            ("messages echoed", reqs.to_string(), "reads written back"),
+            (
+                "messages per second",
+                format!("{:.0}", reqs as f64 / secs.max(1e-9)),
+                "messages/s",
+            ),
+            (
+                "accept errors",
+                total.accept_errors.to_string(),
+                "accepts that failed (EMFILE...)",
+            ),
+            (
+                "connection errors",
+                total.conn_errors.to_string(),
+                "connections ended by a read or write error",
+            ),
+            (
+                "closed by a timeout",
+                total.timed_out.to_string(),
+                "connections (idle or too slow a reader)",
+            ),
+            (
+                "still open after the grace period",
+                total.left_open.to_string(),
+                "connections cut at exit",
+            ),
+        ],
+        "a message is one read and its echo; the runtime's figures follow",
     );
     println!("{}", rt.metrics());
     let failed = per_loop.iter().any(Result::is_err);

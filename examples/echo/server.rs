@@ -21,6 +21,7 @@ use ringloop::net::{TcpListener, TcpStream};
 
 use crate::deadline::{self, Pace, Watchdog, WriteLimit};
 use crate::shutdown;
+use crate::stats;
 
 #[derive(Clone, Copy)]
 pub struct Config {
@@ -128,6 +129,7 @@ pub async fn serve(
         // ACK (40 ms on Linux).
         let _ = stream.set_nodelay(true);
         conns.live.set(conns.live.get() + 1);
+        stats::conn_opened();
         let (c, st) = (conns.clone(), stats.clone());
         drop(ringloop::spawn(async move {
             let mut t = Timers {
@@ -156,6 +158,7 @@ pub async fn serve(
                 Err(End::Read) => st.borrow_mut().conn_errors += 1,
             }
             drop(stream);
+            stats::conn_closed();
             c.done();
         }));
     }
@@ -207,6 +210,7 @@ async fn echo_pooled(
             .map_err(End::Write)?;
         drop(buf);
         stats.borrow_mut().bytes += n as u64;
+        stats::request();
     }
 }
 
@@ -235,5 +239,6 @@ async fn echo(
             .await
             .map_err(End::Write)?;
         stats.borrow_mut().bytes += n as u64;
+        stats::request();
     }
 }

@@ -205,6 +205,7 @@ impl Conn {
     }
 
     fn log(&self, method: &str, target: &str, status: u16, bytes: u64, started: Instant) {
+        crate::stats::request();
         if self.shared.cfg.log {
             let us = started.elapsed().as_micros();
             println!("{method} {target} {status} {bytes} {us}us");
@@ -231,6 +232,25 @@ impl Conn {
         let Some(target) = target::parse(&req.target) else {
             return fail(out, 400);
         };
+        if self.shared.cfg.metrics && target.path == "/metrics" {
+            let body = crate::stats::prometheus("file_server");
+            http::start(out, 200);
+            http::header(
+                out,
+                "Content-Type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            );
+            http::header(out, "Cache-Control", "no-store");
+            http::end(out, body.len() as u64, keep, req.minor);
+            if !head_only {
+                out.extend_from_slice(body.as_bytes());
+            }
+            return Ok(Answer {
+                status: 200,
+                bytes: if head_only { 0 } else { body.len() as u64 },
+                close: !keep,
+            });
+        }
         let rel = match path::resolve(target.path) {
             Ok(r) => r,
             Err(PathError::Malformed) => return fail(out, 400),

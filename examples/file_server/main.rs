@@ -43,6 +43,8 @@ mod range;
 mod server;
 #[path = "../support/shutdown.rs"]
 mod shutdown;
+#[path = "../support/stats.rs"]
+mod stats;
 mod target;
 
 use std::net::SocketAddr;
@@ -94,6 +96,14 @@ struct Cli {
     /// Print one line per request [default: off]
     #[arg(long)]
     log: bool,
+    /// Print one line of live figures every DURATION (req/s, loop lag p99,
+    /// ELU, syscalls per op, connections, blocking-pool queue) [default: off]
+    #[arg(long, value_name = "DURATION", value_parser = cli::nonzero_duration)]
+    stats: Option<Duration>,
+    /// Answer GET /metrics with the runtime's per-loop figures in the
+    /// Prometheus text format (instead of a file named metrics) [default: off]
+    #[arg(long)]
+    metrics: bool,
 }
 
 fn fail(msg: String, code: i32) -> ! {
@@ -114,6 +124,8 @@ fn main() {
         min_send_rate,
         grace,
         log,
+        stats: stats_every,
+        metrics,
     } = cli::parse();
     let root =
         open::open_root(std::path::Path::new(&root_dir)).unwrap_or_else(|e| fail(e.to_string(), 1));
@@ -135,6 +147,7 @@ fn main() {
         },
         grace,
         log,
+        metrics,
     });
 
     let rt = shutdown::build_runtime("file_server", backend, threads);
@@ -142,8 +155,16 @@ fn main() {
         "file_server: serving {root_dir} on http://{addr} with {threads} loop(s) on {}",
         rt.backend()
     );
-    let per_loop = shutdown::run_until_signal(&rt, "file_server", announce, move |_, bound| {
-        serve(cfg.clone(), move |_| bound.done())
+    let started = std::time::Instant::now();
+    stats::set_loops(rt.handles());
+    let per_loop = shutdown::run_until_signal(&rt, "file_server", announce, move |i, bound| {
+        let serving = serve(cfg.clone(), move |_| bound.done());
+        async move {
+            if let (0, Some(every)) = (i, stats_every) {
+                drop(ringloop::spawn(stats::report("file_server", every)));
+            }
+            serving.await
+        }
     });
     let mut total = LoopStats::default();
     for (i, s) in per_loop.iter().enumerate() {
@@ -157,9 +178,43 @@ fn main() {
             Err(e) => eprintln!("file_server: loop {i} failed: {e}"),
         }
     }
-    println!(
-        "file_server: {} connections, {} refused with 503, {} accept errors, {} cut at the end of the grace period",
-        total.accepted, total.rejected_503, total.accept_errors, total.left_open
+    let secs = started.elapsed().as_secs_f64();
+    let reqs = stats::REQUESTS.load(std::sync::atomic::Ordering::Relaxed);
+    stats::table(
+        &format!("file_server: served for {secs:.1} s"),
+        &[
+            (
+                "connections accepted",
+                total.accepted.to_string(),
+                "connections",
+            ),
+            (
+                "requests answered",
+                reqs.to_string(),
+                "responses (any status)",
+            ),
+            (
+                "requests per second",
+                format!("{:.0}", reqs as f64 / secs.max(1e-9)),
+                "responses/s",
+            ),
+            (
+                "refused at --max-conns",
+                total.rejected_503.to_string(),
+                "connections answered 503",
+            ),
+            (
+                "accept errors",
+                total.accept_errors.to_string(),
+                "accepts that failed (EMFILE...)",
+            ),
+            (
+                "still open after the grace period",
+                total.left_open.to_string(),
+                "connections cut at exit",
+            ),
+        ],
+        "the runtime's figures follow",
     );
     println!("{}", rt.metrics());
     let failed = per_loop.iter().any(Result::is_err);

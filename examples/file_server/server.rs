@@ -37,6 +37,9 @@ pub struct Config {
     /// How long open connections may finish after a stop.
     pub grace: Duration,
     pub log: bool,
+    /// Answer `GET /metrics` with the Prometheus text of every loop
+    /// (`--metrics`) instead of looking for a file of that name.
+    pub metrics: bool,
 }
 
 /// What one loop did.
@@ -102,6 +105,7 @@ impl Shared {
     }
 
     fn done(&self) {
+        crate::stats::conn_closed();
         self.live.set(self.live.get() - 1);
         if self.live.get() == 0 {
             if let Some(w) = self.drained.borrow_mut().take() {
@@ -179,6 +183,7 @@ pub async fn serve(cfg: Arc<Config>, bound: impl FnOnce(SocketAddr)) -> Result<L
         stats.accepted += 1;
         let _ = stream.set_nodelay(true);
         shared.live.set(shared.live.get() + 1);
+        crate::stats::conn_opened();
         next_id += 1;
         let conn = Conn::new(stream, shared.clone(), next_id);
         let sh = shared.clone();

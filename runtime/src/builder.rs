@@ -184,7 +184,61 @@ impl Builder {
         self
     }
 
-    /// Called on the loop thread, right after the poll, for every stall.
+    /// The busy-spin detector: a loop that wakes from its park more than
+    /// `per_second` times a second (counted over each
+    /// [`spin_window`](Self::spin_window)) without finding a task to poll or
+    /// a timer due is spinning, and is reported once per window to the
+    /// [`on_stall`](Self::on_stall) callback as a
+    /// [`StallKind::Spin`](crate::metrics::StallKind::Spin). `None` turns the
+    /// reports off (empty wakes are still counted in
+    /// [`MetricsSnapshot::empty_wakes`](crate::metrics::MetricsSnapshot::empty_wakes)).
+    /// Default: 10,000 a second. Costs one compare per park; the window's
+    /// bookkeeping runs only on empty wakes.
+    pub fn spin_threshold(&mut self, per_second: Option<u32>) -> &mut Self {
+        self.health.spin_per_sec = per_second;
+        self
+    }
+
+    /// The window over which empty wakes are counted against the
+    /// [`spin_threshold`](Self::spin_threshold). Default: 1 s.
+    pub fn spin_window(&mut self, window: Duration) -> &mut Self {
+        self.health.spin_window = window.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Captures the stalled thread's stack into each stall report
+    /// ([`StallReport::backtrace`]), caught while the poll is still running.
+    /// Off by default: it starts one watchdog thread per runtime, which
+    /// wakes every half stall threshold (1 ms to 100 ms), and each poll
+    /// publishes its start for it (two relaxed stores). On a stall the
+    /// watchdog sends the loop thread `SIGRTMIN + 5` (the runtime installs
+    /// its handler: leave that signal to it); the handler records the raw
+    /// frames (glibc `backtrace()`, warmed up beforehand, into a static
+    /// slot) and the loop names them after the poll returns. That cost is
+    /// paid only on a stall, and each report carries it
+    /// ([`StallBacktrace::capture`](crate::metrics::StallBacktrace::capture),
+    /// [`symbolize`](crate::metrics::StallBacktrace::symbolize)). Needs a
+    /// stall threshold and poll timing; without glibc reports carry no
+    /// trace.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = ringloop::Builder::new()
+    ///     .stall_threshold(Some(Duration::from_millis(10)))
+    ///     .stall_backtrace(true)
+    ///     .on_stall(|r| eprintln!("{r}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn stall_backtrace(&mut self, on: bool) -> &mut Self {
+        self.health.backtrace = on;
+        self
+    }
+
+    /// Called on the loop thread, right after the poll, for every stall,
+    /// and on an empty wake for every spin.
     /// Keep it short: it runs on the loop it reports about.
     ///
     /// # Examples

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::blocking::Pool;
+use crate::event_loop::watchdog::Watchdog;
 use crate::event_loop::{self as worker, build_loop, spawn_worker, Enter, LoopConfig, LoopCtx};
 use crate::handle::Handle;
 use crate::metrics::MetricsSnapshot;
@@ -35,6 +36,8 @@ pub struct Runtime {
     workers: Vec<Worker>,
     pool: Arc<Pool>,
     fallback: Option<io::Error>,
+    /// Stall backtraces' watchdog thread, when on.
+    watchdog: Option<Watchdog>,
 }
 
 impl Runtime {
@@ -57,6 +60,16 @@ impl Runtime {
             pin: cpus,
             health: b.health.clone(),
             faults: b.faults.clone(),
+            watched: None,
+        };
+        // Stall backtraces need a poll to be timed and a threshold to pass.
+        let watch = match b.health.stall_threshold {
+            Some(t) if b.health.backtrace && b.health.timing => Some(t),
+            _ => None,
+        };
+        let cfg = LoopConfig {
+            watched: watch.map(|_| Default::default()),
+            ..cfg
         };
         let built = build_loop(&cfg, 0, &pool)?;
         let mut rt = Runtime {
@@ -64,6 +77,7 @@ impl Runtime {
             workers: Vec::new(),
             pool,
             fallback: built.fallback,
+            watchdog: None,
         };
         for i in 1..b.threads {
             let (info, thread) = spawn_worker(i, cfg.clone(), rt.pool.clone())?;
@@ -77,6 +91,9 @@ impl Runtime {
                 },
                 thread: Some(thread),
             });
+        }
+        if let (Some(t), Some(list)) = (watch, &cfg.watched) {
+            rt.watchdog = Some(Watchdog::start(t, list.clone())?);
         }
         Ok(rt)
     }

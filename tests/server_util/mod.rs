@@ -79,6 +79,8 @@ pub struct Opts {
     pub idle: Duration,
     pub header: Duration,
     pub write: WriteLimit,
+    /// `--metrics`: `GET /metrics` answers the Prometheus text.
+    pub metrics: bool,
 }
 
 impl Default for Opts {
@@ -91,6 +93,7 @@ impl Default for Opts {
                 window: Duration::from_secs(10),
                 min_rate: 4096,
             },
+            metrics: false,
         }
     }
 }
@@ -114,6 +117,7 @@ impl Server {
             write: opts.write,
             grace: Duration::from_secs(2),
             log: false,
+            metrics: opts.metrics,
         });
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {

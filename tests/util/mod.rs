@@ -123,6 +123,15 @@ pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
+/// Asserts that this process holds no more fds than `before`: a leak adds
+/// one. Fewer is no leak of the test's own: an fd of the process that was
+/// open at the first count (the test harness's, an earlier test's closing
+/// late) may have gone since.
+pub fn assert_no_fd_leak(before: usize, what: &str) {
+    let now = open_fds();
+    assert!(now <= before, "{what}: {now} fds open, {before} before");
+}
+
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft
 /// limit.
 pub fn raise_nofile() -> u64 {

@@ -1,7 +1,8 @@
 //! The loop of one thread: what it owns ([`LoopCtx`]), the run/park cycle
-//! (`run.rs`), the timing of each poll (`health.rs`), building a loop and
-//! the worker threads of a runtime (`worker.rs`), and the graceful drain
-//! (`drained.rs`).
+//! (`run.rs`), the timing of each poll and the spin detector (`health.rs`),
+//! the stall watchdog that captures a stalled thread's stack
+//! (`watchdog.rs`), building a loop and the worker threads of a runtime
+//! (`worker.rs`), and the graceful drain (`drained.rs`).
 //!
 //! The loop knows the executor, the driver, the timers and the blocking
 //! pool; none of them knows the loop. Each keeps its own "current on this
@@ -13,6 +14,7 @@
 mod drained;
 mod health;
 mod run;
+pub(crate) mod watchdog;
 mod worker;
 
 use std::cell::{Cell, RefCell};
@@ -52,6 +54,17 @@ pub(crate) struct LoopCtx {
     pub(crate) slow_ticks: Cell<u64>,
     /// Whether the clock is the TSC (cached from `metrics::clock`).
     pub(crate) tsc: bool,
+    /// The tick the last park returned at: tasks its events woke carry it
+    /// as their queue time.
+    pub(crate) woke_at: Cell<u64>,
+    /// Empty wakes within one window that make a spin (from the builder).
+    pub(crate) spin_limit: Option<u64>,
+    /// The spin window in progress: when it started and its empty wakes.
+    pub(crate) spin_since: Cell<Option<std::time::Instant>>,
+    pub(crate) spin_count: Cell<u64>,
+    /// This thread's slot in the stall watchdog's table, when stall
+    /// backtraces are on.
+    pub(crate) watch: Option<watchdog::Claim>,
 }
 
 impl LoopCtx {

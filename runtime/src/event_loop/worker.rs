@@ -75,6 +75,13 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
         },
     };
     let backend = driver.kind().into();
+    let watch = cfg.watched.as_ref().and_then(|list| {
+        let claim = super::watchdog::Claim::new()?;
+        list.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(claim.slot());
+        Some(claim)
+    });
     Ok(Built {
         lc: Rc::new(LoopCtx {
             exec: Executor::new(shared.id),
@@ -92,6 +99,11 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
                 .map(|d| crate::metrics::clock::from_ns(d.as_nanos().min(u64::MAX as u128) as u64)),
             slow_ticks: std::cell::Cell::new(0),
             tsc: crate::metrics::clock::is_tsc(),
+            woke_at: std::cell::Cell::new(0),
+            spin_limit: cfg.health.spin_limit(),
+            spin_since: std::cell::Cell::new(None),
+            spin_count: std::cell::Cell::new(0),
+            watch,
         }),
         fallback,
     })
@@ -107,6 +119,8 @@ pub(crate) struct LoopConfig {
     pub(crate) pin: Option<Arc<[usize]>>,
     pub(crate) health: HealthConfig,
     pub(crate) faults: crate::faults::Faults,
+    /// The runtime watchdog's list to join, when stall backtraces are on.
+    pub(crate) watched: Option<super::watchdog::Watched>,
 }
 
 /// Drops the loop's tasks and timers with the loop current, so their

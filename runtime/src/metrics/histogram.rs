@@ -83,6 +83,91 @@ impl Histogram {
     }
 }
 
+impl Histogram {
+    /// The raw values (for histograms of counts, not ticks).
+    pub(crate) fn snapshot_counts(&self) -> Counts {
+        Counts {
+            buckets: self.buckets.iter().map(Counter::get).collect(),
+            max: self.max.get(),
+        }
+    }
+}
+
+/// A snapshot of a histogram of counts (events or tasks per loop turn):
+/// quantiles and maximum, each quantile the upper bound of its bucket (exact
+/// up to 15, at most 25% high above).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    buckets: Vec<u64>,
+    max: u64,
+}
+
+impl Counts {
+    /// Number of samples (loop turns).
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// The `q`-quantile (0.0–1.0); zero without samples.
+    pub fn quantile(&self, q: f64) -> u64 {
+        let n = self.count();
+        if n == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &c) in self.buckets.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return upper(i).min(self.max);
+            }
+        }
+        self.max
+    }
+
+    /// Median.
+    pub fn p50(&self) -> u64 {
+        self.quantile(0.50)
+    }
+
+    /// 99th percentile.
+    pub fn p99(&self) -> u64 {
+        self.quantile(0.99)
+    }
+
+    /// Largest sample.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+}
+
+impl Add for Counts {
+    type Output = Counts;
+    fn add(mut self, o: Counts) -> Counts {
+        if self.buckets.len() < o.buckets.len() {
+            self.buckets.resize(o.buckets.len(), 0);
+        }
+        for (a, b) in self.buckets.iter_mut().zip(&o.buckets) {
+            *a += b;
+        }
+        self.max = self.max.max(o.max);
+        self
+    }
+}
+
+impl fmt::Debug for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "n={} p50={} p99={} max={}",
+            self.count(),
+            self.p50(),
+            self.p99(),
+            self.max()
+        )
+    }
+}
+
 /// A snapshot of a latency histogram: quantiles and maximum.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Latency {
@@ -112,6 +197,23 @@ impl Latency {
             }
         }
         Duration::from_nanos(self.max_ns)
+    }
+
+    /// The samples recorded since `earlier` (a snapshot of the same
+    /// histogram): quantiles over an interval. Its maximum is the upper
+    /// bound of the highest bucket that gained samples.
+    pub fn since(&self, earlier: &Latency) -> Latency {
+        let buckets: Vec<u64> = self
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| c.saturating_sub(earlier.buckets.get(i).copied().unwrap_or(0)))
+            .collect();
+        let max_ns = buckets
+            .iter()
+            .rposition(|&c| c > 0)
+            .map_or(0, |i| upper(i).min(self.max_ns));
+        Latency { buckets, max_ns }
     }
 
     /// Median.
@@ -202,7 +304,25 @@ mod tests {
             Duration::from_nanos(crate::metrics::clock::to_ns(1_000_000))
         );
         assert!(s.p999() <= s.max());
-        let sum = s.clone() + s;
+        let sum = s.clone() + s.clone();
         assert_eq!(sum.count(), 2000);
+        let d = sum.since(&s);
+        assert_eq!(d.count(), 1000);
+        assert_eq!(d.since(&d).count(), 0);
+        assert_eq!(d.since(&d).max(), Duration::ZERO);
+    }
+
+    #[test]
+    fn counts_are_not_converted() {
+        let h = Histogram::default();
+        for v in [0u64, 1, 1, 2, 3, 100] {
+            h.record(v);
+        }
+        let c = h.snapshot_counts();
+        assert_eq!(c.count(), 6);
+        assert_eq!(c.p50(), 1);
+        assert_eq!(c.max(), 100);
+        assert_eq!(c.quantile(1.0), 100);
+        assert_eq!((c.clone() + c).count(), 12);
     }
 }

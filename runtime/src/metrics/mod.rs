@@ -12,15 +12,25 @@
 //!   to a task after it was woken, as a histogram (p50/p99/p999/max);
 //! - the **longest task poll** and where that task was spawned, and the
 //!   stall detector ([`StallReport`]);
-//! - the blocking pool: threads started/alive/busy, queue depth, rejections.
+//! - the blocking pool: threads started/alive/busy, queue depth, rejections;
+//! - **event-loop utilization** (ELU): busy versus parked time
+//!   ([`MetricsSnapshot::elu`], [`MetricsSnapshot::elu_since`]);
+//! - **empty wakes**: parks that returned and woke no task and fired no
+//!   timer, and the busy-spin detector built on them;
+//! - per loop turn: events harvested from the kernel and tasks polled (as
+//!   histograms), and the delay from harvesting a completion to polling the
+//!   task it woke.
 //!
 //! The runtime never prints: what to do with the figures is the
 //! application's choice (`MetricsSnapshot` implements `Display`).
 
+pub(crate) mod backtrace;
 pub(crate) mod clock;
 mod display;
+pub(crate) mod elu;
 mod histogram;
 pub(crate) mod opcodes;
+mod prometheus;
 pub(crate) mod stall;
 
 use std::ops::Add;
@@ -29,9 +39,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-pub use histogram::Latency;
+pub use backtrace::{Frame, StallBacktrace};
+pub use histogram::{Counts, Latency};
 pub use opcodes::{name as opcode_name, OpcodeCount};
-pub use stall::{PollRecord, StallReport};
+pub use prometheus::prometheus_text;
+pub use stall::{PollRecord, StallKind, StallReport};
 
 use crate::Backend;
 
@@ -79,6 +91,23 @@ pub(crate) struct LoopMetrics {
     /// Gauge, set by the driver at the end of each turn.
     pub(crate) ops_in_flight: Counter,
     pub(crate) lag: histogram::Histogram,
+    /// Busy/parked split (ELU).
+    pub(crate) time: elu::LoopTime,
+    /// CQEs reaped (io_uring) or epoll events harvested (epoll).
+    pub(crate) events: Counter,
+    /// Parks that could sleep and after which the loop found no task to
+    /// poll and no timer due.
+    pub(crate) empty_wakes: Counter,
+    /// Windows in which empty wakes passed the spin threshold.
+    pub(crate) spins: Counter,
+    /// Stall reports that carry a backtrace.
+    pub(crate) stall_backtraces: Counter,
+    /// Per loop turn: events harvested by the park before it.
+    pub(crate) events_per_turn: histogram::Histogram,
+    /// Per loop turn: tasks polled.
+    pub(crate) tasks_per_turn: histogram::Histogram,
+    /// Ticks from a park's wake-up to the poll of a task it woke (sampled).
+    pub(crate) completion_to_poll: histogram::Histogram,
     pub(crate) opcodes: opcodes::OpcodeCounters,
     longest_poll_ticks: Counter,
     longest_poll_at: Mutex<Option<&'static Location<'static>>>,
@@ -112,6 +141,7 @@ impl LoopMetrics {
             });
         let spawned = self.tasks_spawned.get();
         let completed = self.tasks_completed.get();
+        let (busy, parked) = self.time.snapshot();
         MetricsSnapshot {
             backend: Some(backend),
             loops: 1,
@@ -135,6 +165,15 @@ impl LoopMetrics {
             loop_lag: self.lag.snapshot(),
             longest_poll,
             blocking: BlockingSnapshot::default(),
+            busy: Duration::from_nanos(busy),
+            parked: Duration::from_nanos(parked),
+            events: self.events.get(),
+            empty_wakes: self.empty_wakes.get(),
+            spins: self.spins.get(),
+            stall_backtraces: self.stall_backtraces.get(),
+            events_per_turn: self.events_per_turn.snapshot_counts(),
+            tasks_per_turn: self.tasks_per_turn.snapshot_counts(),
+            completion_to_poll: self.completion_to_poll.snapshot(),
         }
     }
 }
@@ -219,6 +258,37 @@ pub struct MetricsSnapshot {
     pub longest_poll: Option<PollRecord>,
     /// The blocking pool (shared by the runtime's loops; not summed).
     pub blocking: BlockingSnapshot,
+    /// Time the loop(s) spent running tasks, firing timers and dispatching
+    /// completions: wall time in the loop minus [`parked`](Self::parked).
+    /// Measured while poll timing is on; summed over loops.
+    pub busy: Duration,
+    /// Time the loop(s) spent parked in the kernel (`io_uring_enter` or
+    /// `epoll_wait`, waiting or not).
+    pub parked: Duration,
+    /// Events the parks harvested: CQEs reaped (io_uring) or readiness
+    /// events (epoll), the loop's own wake-ups included.
+    pub events: u64,
+    /// Parks that could have slept and after which the loop found no task
+    /// to poll and no timer due: a wake-up for nothing. A handful is normal
+    /// (a readiness edge nobody waits for, the completion of a dropped
+    /// operation); thousands a second are a busy spin.
+    pub empty_wakes: u64,
+    /// Spin reports: windows in which empty wakes passed the spin threshold
+    /// ([`Builder::spin_threshold`](crate::Builder::spin_threshold)).
+    pub spins: u64,
+    /// Stall reports that carried a backtrace of the stalled thread
+    /// ([`Builder::stall_backtrace`](crate::Builder::stall_backtrace)).
+    pub stall_backtraces: u64,
+    /// Per loop turn: events the park harvested (the batching io_uring
+    /// pays off with). Recorded while poll timing is on, like the next two.
+    pub events_per_turn: Counts,
+    /// Per loop turn: tasks polled.
+    pub tasks_per_turn: Counts,
+    /// From the moment a park returned to the poll of a task that park's
+    /// completions or events woke (one clock read per park, not per event:
+    /// every event of a batch is stamped with the park's wake-up time;
+    /// sampled like [`loop_lag`](Self::loop_lag)).
+    pub completion_to_poll: Latency,
 }
 
 impl MetricsSnapshot {
@@ -231,6 +301,30 @@ impl MetricsSnapshot {
         } else {
             (self.wait_syscalls + self.io_syscalls) as f64 / self.ops_completed as f64
         }
+    }
+
+    /// Event-loop utilization since the loop(s) started: `busy / (busy +
+    /// parked)`, from 0.0 (always parked) to 1.0 (never parked); for a sum
+    /// over loops, their mean. 0 when nothing was measured.
+    pub fn elu(&self) -> f64 {
+        elu::ratio(self.busy.as_nanos() as u64, self.parked.as_nanos() as u64)
+    }
+
+    /// Event-loop utilization between `earlier` and this snapshot (of the
+    /// same loop or runtime): the figure to watch over an interval.
+    ///
+    /// ```
+    /// let rt = ringloop::Builder::new().build().unwrap();
+    /// let before = rt.metrics();
+    /// rt.block_on(ringloop::time::sleep(std::time::Duration::from_millis(1)));
+    /// let elu = rt.metrics().elu_since(&before);
+    /// assert!((0.0..=1.0).contains(&elu));
+    /// ```
+    pub fn elu_since(&self, earlier: &MetricsSnapshot) -> f64 {
+        elu::ratio(
+            self.busy.saturating_sub(earlier.busy).as_nanos() as u64,
+            self.parked.saturating_sub(earlier.parked).as_nanos() as u64,
+        )
     }
 }
 
@@ -274,6 +368,15 @@ impl Add for MetricsSnapshot {
             } else {
                 o.blocking
             },
+            busy: self.busy + o.busy,
+            parked: self.parked + o.parked,
+            events: self.events + o.events,
+            empty_wakes: self.empty_wakes + o.empty_wakes,
+            spins: self.spins + o.spins,
+            stall_backtraces: self.stall_backtraces + o.stall_backtraces,
+            events_per_turn: self.events_per_turn + o.events_per_turn,
+            tasks_per_turn: self.tasks_per_turn + o.tasks_per_turn,
+            completion_to_poll: self.completion_to_poll + o.completion_to_poll,
         }
     }
 }

@@ -166,6 +166,7 @@ impl IoDriver for EpollDriver {
     fn park(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.metrics.wait_syscalls.inc();
         let n = self.wait(timeout)?;
+        self.metrics.events.add(n as u64);
         // SAFETY: the kernel initialised the first `n` entries.
         unsafe { self.events.set_len(n) };
         for i in 0..n {

@@ -90,6 +90,14 @@ pub(crate) struct UringDriver {
 }
 
 impl UringDriver {
+    /// Reaps the CQ, counting its entries for the loop-health figures
+    /// (one load of the CQ tail).
+    fn harvest(&mut self) {
+        let n = self.ring.completion().len() as u64;
+        self.metrics.events.add(n);
+        self.reap();
+    }
+
     pub(crate) fn new(
         entries: u32,
         wake_fd: RawFd,
@@ -258,7 +266,7 @@ impl IoDriver for UringDriver {
         } else if pending {
             busy_is_ok(self.enter_with(false, None))?;
         }
-        self.reap();
+        self.harvest();
         // A waiting enter runs only a few (20) of the deferred completions
         // ready by then; the kernel flags the rest (IORING_SQ_TASKRUN):
         // run them now, in one more enter, not one loop turn per 20.
@@ -268,7 +276,7 @@ impl IoDriver for UringDriver {
                     break;
                 }
                 busy_is_ok(self.enter_with(false, None))?;
-                self.reap();
+                self.harvest();
             }
         }
         // Completions parked in the kernel by a CQ overflow (FEAT_NODROP):
@@ -278,7 +286,7 @@ impl IoDriver for UringDriver {
                 break;
             }
             busy_is_ok(self.enter_with(false, None))?;
-            self.reap();
+            self.harvest();
         }
         if !self.wake_armed {
             self.arm_wake()?;
@@ -291,7 +299,7 @@ impl IoDriver for UringDriver {
     fn flush(&mut self) {
         if !self.ring.submission().is_empty() {
             let _ = self.enter_with(false, None);
-            self.reap();
+            self.harvest();
         }
     }
 
