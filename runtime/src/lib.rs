@@ -82,6 +82,7 @@ mod sync;
 pub mod sys;
 pub mod task;
 pub mod time;
+mod trace;
 mod valgrind;
 
 use std::future::Future;

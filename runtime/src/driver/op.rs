@@ -191,6 +191,14 @@ impl<T: OpCode> Core<T> {
                 Some(ring) => unsafe { ring.submit(entry, multi, cx.waker()) },
                 None => Err(io::Error::other("ringloop: no ring for a supported opcode")),
             };
+            crate::trace::event!(
+                target: "ringloop::op",
+                tracing::Level::TRACE,
+                opcode = crate::metrics::opcode_name(T::CODE),
+                path = "ring",
+                multi,
+                "op started"
+            );
             return match r {
                 Ok(token) => {
                     self.state = State::InFlight(token);
@@ -200,6 +208,19 @@ impl<T: OpCode> Core<T> {
             };
         }
         let fallback = data.fallback();
+        crate::trace::event!(
+            target: "ringloop::op",
+            tracing::Level::TRACE,
+            opcode = crate::metrics::opcode_name(T::CODE),
+            path = match &fallback {
+                Ok(Fallback::Readiness { .. }) => "readiness",
+                Ok(Fallback::Blocking) => "pool",
+                Ok(Fallback::Immediate) => "immediate",
+                Err(_) => "none",
+            },
+            multi,
+            "op started"
+        );
         let d = driver.borrow();
         d.metrics.ops_fallback.inc();
         match fallback {
@@ -390,6 +411,13 @@ impl<T: OpCode> Future for Op<T> {
         let core = &mut self.get_mut().core;
         match ready!(core.poll(false, cx)) {
             Some((c, _)) => {
+                crate::trace::event!(
+                    target: "ringloop::op",
+                    tracing::Level::TRACE,
+                    opcode = crate::metrics::opcode_name(T::CODE),
+                    ok = c.result.is_ok(),
+                    "op completed"
+                );
                 core.delivered(true);
                 let data = core.data.take().expect("ringloop: Op value taken twice");
                 Poll::Ready(data.into_inner().complete(c))
@@ -450,6 +478,14 @@ impl<T: MultishotOpCode> Stream for MultiOp<T> {
         let core = &mut self.get_mut().core;
         match ready!(core.poll(true, cx)) {
             Some((c, last)) => {
+                crate::trace::event!(
+                    target: "ringloop::op",
+                    tracing::Level::TRACE,
+                    opcode = crate::metrics::opcode_name(T::CODE),
+                    ok = c.result.is_ok(),
+                    last,
+                    "op completed"
+                );
                 core.delivered(last);
                 Poll::Ready(Some(core.value().item(c)))
             }

@@ -57,6 +57,15 @@ pub(crate) fn empty_wake(
     lc.spin_count.set(n);
     if n == limit {
         lc.metrics.spins.inc();
+        crate::trace::event!(
+            target: "ringloop::health",
+            tracing::Level::WARN,
+            loop_index = lc.index,
+            empty_wakes = n,
+            window_ms = now.saturating_duration_since(start).as_secs_f64() * 1e3,
+            spawned_at = %at,
+            "event loop is spinning: it wakes again and again with nothing to do"
+        );
         if let Some(hook) = &lc.health.on_stall {
             hook(&StallReport {
                 kind: StallKind::Spin { empty_wakes: n },
@@ -116,6 +125,14 @@ pub(crate) fn poll_timed<R>(
 #[cold]
 fn slow_poll(lc: &LoopCtx, start: u64, ticks: u64, at: &'static Location<'static>) {
     lc.metrics.poll_took(ticks, at);
+    crate::trace::event!(
+        target: "ringloop::health",
+        tracing::Level::DEBUG,
+        loop_index = lc.index,
+        poll_us = crate::metrics::clock::to_ns(ticks) as f64 / 1e3,
+        spawned_at = %at,
+        "slowest poll so far"
+    );
     let longest = lc.metrics.longest_poll_ticks();
     lc.slow_ticks
         .set(lc.stall_ticks.map_or(longest, |s| s.min(longest)));
@@ -131,6 +148,15 @@ fn slow_poll(lc: &LoopCtx, start: u64, ticks: u64, at: &'static Location<'static
             if backtrace.is_some() {
                 lc.metrics.stall_backtraces.inc();
             }
+            crate::trace::event!(
+                target: "ringloop::health",
+                tracing::Level::WARN,
+                loop_index = lc.index,
+                poll_ms = crate::metrics::clock::to_ns(ticks) as f64 / 1e6,
+                spawned_at = %at,
+                backtrace = backtrace.as_ref().map(tracing::field::display),
+                "event loop stalled: one poll ran past the stall threshold"
+            );
             if let Some(hook) = &lc.health.on_stall {
                 hook(&StallReport {
                     kind: StallKind::Poll,

@@ -74,7 +74,15 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
             Err(e) => return Err(crate::sys::context(e, "io_uring setup failed")),
         },
     };
-    let backend = driver.kind().into();
+    let backend: Backend = driver.kind().into();
+    crate::trace::event!(
+        target: "ringloop::runtime",
+        tracing::Level::INFO,
+        loop_index = index,
+        backend = %backend,
+        fallback = fallback.as_ref().map(|e: &io::Error| tracing::field::display(e)),
+        "event loop started"
+    );
     let watch = cfg.watched.as_ref().and_then(|list| {
         let claim = super::watchdog::Claim::new()?;
         list.lock()
