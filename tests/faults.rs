@@ -665,3 +665,49 @@ fn cancels_racing_live_ops_give_ecanceled_or_the_result() {
     // them (others completed first; both are fine).
     assert!(total > 0, "no op was ever cancelled");
 }
+
+#[test]
+fn scoped_cancels_that_miss_are_sent_again_until_they_land() {
+    use ringloop::io::{is_cancelled, CancelToken};
+    let _g = util::serial();
+    if !uring_ok() {
+        return;
+    }
+    for (errno, times) in [(libc::ENOENT, 3), (libc::EALREADY, 7)] {
+        let before = open_fds();
+        let name = format!("scoped cancel misses with errno {errno} x{times}");
+        let rt = Builder::new()
+            .backend(Backend::IoUring)
+            .faults(plan(|p| p.cancel_miss = Some((errno, times))))
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (_a, z) = ringloop::net::UnixStream::pair().unwrap();
+            for _ in 0..10 {
+                let token = CancelToken::new();
+                let t = token.clone();
+                ringloop::spawn(async move {
+                    ringloop::yield_now().await;
+                    t.cancel();
+                });
+                let (r, buf) = timeout(STEP, token.run(z.read(vec![0u8; 8])))
+                    .await
+                    .unwrap_or_else(|_| panic!("{name}: the cancel never landed"));
+                assert!(is_cancelled(&r.unwrap_err()), "{name}");
+                assert_eq!(buf.len(), 8, "{name}");
+            }
+            // Each cancelled read got its final CQE (the sockets' closes
+            // come after this).
+            let m = ringloop::Handle::current().metrics();
+            assert_eq!(m.ops_in_flight, 0, "{name}");
+        });
+        let m = rt.metrics();
+        assert!(
+            m.cancel_retries >= 10 * times as u64,
+            "{name}: {} cancel retries",
+            m.cancel_retries
+        );
+        drop(rt);
+        util::assert_no_fd_leak(before, &format!("{name}: fds left"));
+    }
+}

@@ -40,6 +40,7 @@ mod opbox;
 mod opcode;
 pub mod ops;
 mod pool;
+pub(crate) mod scope;
 mod uring;
 
 use std::cell::RefCell;

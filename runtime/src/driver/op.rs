@@ -20,6 +20,12 @@
 //!                        retried until it lands … final CQE → OpCode::orphaned
 //!  dropped in Pool:      value → the pool orphans … job returns → OpCode::orphaned
 //!  dropped in Readiness: nothing is in flight; the value is freed at once
+//!
+//!  cancelled in place (its cancel scope's token fired, see [`scope`]; the
+//!  future stays and gets its output, buffers and all):
+//!    Unsubmitted → never started, ECANCELED      InFlight → ASYNC_CANCEL,
+//!    retried until it lands, then the final CQE  Readiness → one last
+//!    try_io, else ECANCELED                      Pool → runs to its end
 //! ```
 //!
 //! A multishot operation ([`MultiOp`]) stays InFlight across many CQEs (or
@@ -48,6 +54,7 @@ use futures_core::Stream;
 use super::opbox::OpBox;
 use super::opcode::{Completion, Fallback, Interest, MultishotOpCode, OpCode};
 use super::pool::PoolJob;
+use super::scope::{self, AtStart, Registration};
 use super::{DriverRef, ReadyWait};
 use crate::metrics::LoopMetrics;
 
@@ -78,6 +85,9 @@ struct Core<T> {
     data: Option<OpBox<T>>,
     state: State,
     driver: Option<DriverRef>,
+    /// The cancel scopes it started under (see [`scope`]); `None` outside
+    /// any, and once it is over.
+    scope: Option<Registration>,
 }
 
 /// A completion, and whether it is the operation's last.
@@ -96,6 +106,7 @@ impl<T: OpCode> Core<T> {
             data: Some(OpBox::new(op)),
             state: State::Unsubmitted,
             driver: None,
+            scope: None,
         }
     }
 
@@ -106,7 +117,69 @@ impl<T: OpCode> Core<T> {
     }
 
     /// The next completion; `None` once a multishot stream has ended.
+    #[inline(always)]
     fn poll(&mut self, multi: bool, cx: &mut Context<'_>) -> Poll<Option<Step>> {
+        if self.scope.is_none() {
+            return self.poll_state(multi, cx);
+        }
+        self.poll_scoped(multi, cx)
+    }
+
+    /// [`poll`](Self::poll) of an op started under a cancel scope.
+    #[inline(never)]
+    fn poll_scoped(&mut self, multi: bool, cx: &mut Context<'_>) -> Poll<Option<Step>> {
+        if let Some(c) = self.cancel_in_place() {
+            return Poll::Ready(Some((c, true)));
+        }
+        let r = self.poll_state(multi, cx);
+        if r.is_pending() {
+            if let Some(s) = self.scope.as_ref().map(Registration::get) {
+                if !s.acted {
+                    s.set_waker(cx);
+                }
+            }
+        }
+        r
+    }
+
+    /// A scope this op started under was cancelled: acts on it once (see
+    /// [`scope`]). `Some` is the op's completion when nothing is in flight.
+    fn cancel_in_place(&mut self) -> Option<Completion> {
+        let s = self.scope.as_mut()?.get_mut();
+        if s.acted || !s.cancelled() {
+            return None;
+        }
+        s.acted = true;
+        let driver = self.driver.as_ref()?;
+        match &mut self.state {
+            State::InFlight(token) => {
+                if let Some(ring) = driver.borrow_mut().ring() {
+                    ring.cancel_live(*token);
+                }
+                None
+            }
+            State::Readiness { wait, .. } => {
+                // Like a kernel op that had its data: one last attempt, so
+                // what is there already is not left behind.
+                let data = self.data.as_deref_mut()?;
+                driver.borrow().metrics.io_syscalls.inc();
+                let result = match data.try_io() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        Err(io::Error::from_raw_os_error(libc::ECANCELED))
+                    }
+                    r => r,
+                };
+                driver.borrow_mut().cancel_ready(std::mem::take(wait));
+                Some(Completion { result, flags: 0 })
+            }
+            // A pool job cannot be stopped: its result is the op's.
+            State::Pool(_) | State::Unsubmitted | State::Done => None,
+        }
+    }
+
+    /// [`poll`](Self::poll) without the scope bookkeeping.
+    #[inline(always)]
+    fn poll_state(&mut self, multi: bool, cx: &mut Context<'_>) -> Poll<Option<Step>> {
         if let Some(d) = &self.driver {
             // Its completion can only arrive on the loop that started it.
             assert!(
@@ -129,6 +202,7 @@ impl<T: OpCode> Core<T> {
             data,
             state,
             driver,
+            ..
         } = self;
         let Some(driver) = driver.as_ref() else {
             return Poll::Ready(None);
@@ -165,11 +239,17 @@ impl<T: OpCode> Core<T> {
     /// Starts the op on the current loop: an SQE when the kernel has the
     /// opcode (its waker stored at once), else its fallback. `Some` is the
     /// completion of an op that finished on the spot or could not start.
+    #[inline(always)]
     fn start(&mut self, multi: bool, cx: &mut Context<'_>) -> Option<Completion> {
         let Some(d) = super::current::current() else {
             let e = io::Error::other("ringloop operation polled outside a ringloop runtime");
             return Some(failed(e));
         };
+        if T::CANCELLABLE && scope::active() {
+            if let Some(c) = self.enter_scopes(cx) {
+                return Some(c);
+            }
+        }
         let driver = &*self.driver.insert(d);
         let data = self.data.as_deref_mut().expect("value present");
         // The driver is borrowed only around its own calls: an op's methods
@@ -257,6 +337,26 @@ impl<T: OpCode> Core<T> {
         }
     }
 
+    /// Registers the op with the cancel scopes it starts under; `Some` is
+    /// its completion when one of them is cancelled already.
+    #[cold]
+    #[inline(never)]
+    fn enter_scopes(&mut self, cx: &Context<'_>) -> Option<Completion> {
+        match scope::at_start(cx) {
+            AtStart::Free => None,
+            // Never started: no driver, so nothing is counted; but it
+            // spends budget, so a loop of them still yields.
+            AtStart::Cancelled => {
+                crate::executor::coop::spend();
+                Some(failed(io::Error::from_raw_os_error(libc::ECANCELED)))
+            }
+            AtStart::Scoped(reg) => {
+                self.scope = Some(reg);
+                None
+            }
+        }
+    }
+
     /// Counts one delivered completion; `last` ends the operation.
     fn delivered(&mut self, last: bool) {
         if let Some(d) = &self.driver {
@@ -274,12 +374,18 @@ impl<T: OpCode> Core<T> {
             d.borrow().metrics.ops_completed.inc();
         }
         self.state = State::Done;
+        if let Some(s) = self.scope.take() {
+            s.release();
+        }
     }
 
     /// The future is gone: hands the value to whoever may still touch its
     /// memory (`wrap` makes the orphan), or frees it.
     fn release(&mut self, wrap: fn(OpBox<T>, Arc<LoopMetrics>) -> Box<dyn Orphan>) {
         let state = std::mem::replace(&mut self.state, State::Done);
+        if let Some(s) = self.scope.take() {
+            s.release();
+        }
         let Some(driver) = self.driver.take() else {
             return;
         };

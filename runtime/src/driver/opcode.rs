@@ -118,6 +118,14 @@ pub unsafe trait OpCode: 'static {
     /// io_uring too.
     const CODE: u8;
 
+    /// Whether a cancel scope ([`CancelToken::run`]) may cancel the
+    /// operation in place (the default). An operation that must take
+    /// effect whatever happens to the code around it (a close) says
+    /// `false`, and runs to its end under a cancelled scope too.
+    ///
+    /// [`CancelToken::run`]: crate::io::CancelToken::run
+    const CANCELLABLE: bool = true;
+
     /// Builds the SQE (user_data is set by the driver). Called at most once.
     fn sqe(&mut self) -> squeue::Entry;
 

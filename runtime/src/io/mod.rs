@@ -55,7 +55,9 @@
 //! the kernel may still use (the driver keeps the buffer until the final
 //! completion), but the buffer is not handed back, and a partial transfer
 //! is lost: a dropped `write_all` has written an unknown prefix. To cancel
-//! a socket read and get its buffer back, pass a cancel signal instead
+//! any operation and get its buffers back, run it under a cancel scope,
+//! [`CancelToken::run`]; for a socket read you can also pass a cancel
+//! signal instead
 //! (a [`CancelToken`], a timer, any future) to the socket's
 //! `read_cancellable`.
 //!
@@ -76,7 +78,7 @@ use crate::buf::{BufResult, IoBuf, IoBufMut};
 pub use crate::sys::os_error;
 pub use buf_reader::BufReader;
 pub use buf_writer::BufWriter;
-pub use cancel::{cancelled_error, is_cancelled, CancelToken};
+pub use cancel::{cancelled_error, is_cancelled, CancelToken, Cancellable};
 pub use util::copy;
 
 /// A stream that reads into owned buffers.

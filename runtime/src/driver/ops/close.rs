@@ -32,6 +32,8 @@ impl Close {
 unsafe impl OpCode for Close {
     type Output = io::Result<()>;
     const CODE: u8 = opcode::Close::CODE;
+    // A close must happen: a cancelled scope around it must not leak the fd.
+    const CANCELLABLE: bool = false;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Close::new(types::Fd(self.fd)).build()

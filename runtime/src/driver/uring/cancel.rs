@@ -1,6 +1,7 @@
 //! Cancellation that always finishes.
 //!
-//! An orphaned slot gets an `ASYNC_CANCEL` aimed at its token (the
+//! An orphaned slot (and a live one whose cancel scope was cancelled, see
+//! [`scope`](crate::driver::scope)) gets an `ASYNC_CANCEL` aimed at its token (the
 //! cancel's own `user_data` is the token with [`CANCEL_TAG`]), and the
 //! cancel's CQE is read: `-ENOENT` (the request was between its poll
 //! wake-up and its retry, and may re-arm) and `-EALREADY` (it was running)
@@ -22,9 +23,9 @@ const CANCEL_NOW: u32 = 4;
 const CANCEL_BACKOFF_MAX: Duration = Duration::from_millis(100);
 
 impl UringDriver {
-    /// Queues an `ASYNC_CANCEL` for the orphaned slot `key`: at once for
-    /// the first [`CANCEL_NOW`] tries, then after a doubling back-off;
-    /// nothing when the slot is no longer orphaned.
+    /// Queues an `ASYNC_CANCEL` for the slot `key` (orphaned, or live with
+    /// its cancel wanted): at once for the first [`CANCEL_NOW`] tries, then
+    /// after a doubling back-off; nothing once its final CQE came.
     pub(super) fn cancel(&mut self, key: u64) {
         let Some(tries) = self.slots.note_cancel(key) else {
             return;
@@ -38,6 +39,15 @@ impl UringDriver {
             self.cancel_later.push((Instant::now() + delay, key));
         } else {
             self.send_cancel(key);
+        }
+    }
+
+    /// A cancel scope asks to cancel the live (not orphaned) operation
+    /// `key`: queues its `ASYNC_CANCEL`, retried like an orphan's until the
+    /// final CQE; the operation's future receives that CQE as usual.
+    pub(crate) fn cancel_live(&mut self, key: u64) {
+        if self.slots.want_cancel(key) {
+            self.cancel(key);
         }
     }
 
@@ -73,7 +83,7 @@ impl UringDriver {
             .partition(|(at, _)| *at <= now);
         self.cancel_later = later;
         for (_, key) in due {
-            if self.slots.is_orphaned(key) {
+            if self.slots.wants_cancel(key) {
                 self.send_cancel(key);
             }
         }

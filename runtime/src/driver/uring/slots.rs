@@ -88,9 +88,24 @@ fn split(token: u64) -> (usize, u32) {
 /// One occupied slot.
 struct Entry {
     gen: u32,
-    /// `ASYNC_CANCEL`s queued for it so far (while orphaned).
+    /// `ASYNC_CANCEL`s queued for it so far (while orphaned, or wanted).
     cancels: u32,
+    /// A cancel scope wants the live operation cancelled (its future stays
+    /// and receives the final CQE).
+    cancel_wanted: bool,
     state: Lifecycle,
+}
+
+impl Entry {
+    /// Whether an `ASYNC_CANCEL` is still wanted: the future was dropped,
+    /// or a scope asked, and the final CQE has not come.
+    fn wants_cancel(&self) -> bool {
+        match self.state {
+            Lifecycle::Orphaned { .. } => true,
+            Lifecycle::Pending { .. } | Lifecycle::Multi { done: false, .. } => self.cancel_wanted,
+            Lifecycle::Completed(_) | Lifecycle::Multi { done: true, .. } => false,
+        }
+    }
 }
 
 /// The driver's table of in-flight operations.
@@ -125,6 +140,7 @@ impl Slots {
         let key = self.slab.insert(Entry {
             gen,
             cancels: 0,
+            cancel_wanted: false,
             state,
         });
         assert!(key < u32::MAX as usize, "ringloop: slot table overflow");
@@ -141,18 +157,28 @@ impl Slots {
         self.slab.remove(split(token).0).state
     }
 
-    /// Whether `token`'s future was dropped and its final CQE has not come.
-    pub(crate) fn is_orphaned(&mut self, token: u64) -> bool {
-        self.entry(token)
-            .is_some_and(|e| matches!(e.state, Lifecycle::Orphaned { .. }))
+    /// Whether `token` still wants an `ASYNC_CANCEL` (orphaned, or live
+    /// with its cancel wanted) and its final CQE has not come.
+    pub(crate) fn wants_cancel(&mut self, token: u64) -> bool {
+        self.entry(token).is_some_and(|e| e.wants_cancel())
+    }
+
+    /// Marks the live operation `token` as to be cancelled; `false` when
+    /// its final CQE already came (or it is not live).
+    pub(crate) fn want_cancel(&mut self, token: u64) -> bool {
+        let Some(e) = self.entry(token) else {
+            return false;
+        };
+        e.cancel_wanted = true;
+        e.wants_cancel()
     }
 
     /// Records one more `ASYNC_CANCEL` for `token` and returns how many
-    /// were queued, or `None` when the operation is no longer orphaned
-    /// (its final CQE came: nothing left to cancel).
+    /// were queued, or `None` when it no longer wants one (its final CQE
+    /// came: nothing left to cancel).
     pub(crate) fn note_cancel(&mut self, token: u64) -> Option<u32> {
         let e = self.entry(token)?;
-        if !matches!(e.state, Lifecycle::Orphaned { .. }) {
+        if !e.wants_cancel() {
             return None;
         }
         e.cancels += 1;
