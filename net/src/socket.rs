@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::SharedFd;
-use ringloop_runtime::driver::{Interest, Op};
+use ringloop_runtime::driver::{Interest, Op, OpCode};
 
 use crate::error::context;
 use crate::ops;
@@ -155,14 +155,41 @@ impl Socket {
     pub(crate) fn send<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
         let op = Op::new(ops::Send::new(self.fd.clone(), buf));
         async move {
-            let (r, buf) = op.await;
+            let (r, buf) = self.in_progress_retry(op.await, ops::Send::new).await;
             (r.map_err(self.ctx("send")), buf)
         }
     }
 
     pub(crate) async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
-        let (r, bufs) = Op::new(ops::SendVectored::new(self.fd.clone(), bufs)).await;
+        let first = Op::new(ops::SendVectored::new(self.fd.clone(), bufs)).await;
+        let (r, bufs) = self.in_progress_retry(first, ops::SendVectored::new).await;
         (r.map_err(self.ctx("sendmsg")), bufs)
+    }
+
+    /// The first send on a TCP Fast Open connection (`TCP_FASTOPEN_CONNECT`,
+    /// whose `connect` returned before any SYN went out) fails with
+    /// `EINPROGRESS` when the kernel sent the SYN without the bytes (they
+    /// did not fit, or the cookie went missing): then wait until the
+    /// handshake is over (writable, or in error) and send once more, which
+    /// cannot be in progress again. Any other outcome is `first` itself.
+    pub(crate) async fn in_progress_retry<B, T>(
+        &self,
+        first: BufResult<usize, B>,
+        op: impl FnOnce(SharedFd, B) -> T,
+    ) -> BufResult<usize, B>
+    where
+        T: OpCode<Output = BufResult<usize, B>>,
+    {
+        match first {
+            (Err(e), buf) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                let ready = Op::new(ops::Ready::new(self.fd.clone(), Interest::Writable)).await;
+                if let Err(e) = ready {
+                    return (Err(e), buf);
+                }
+                Op::new(op(self.fd.clone(), buf)).await
+            }
+            first => first,
+        }
     }
 
     pub(crate) async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, RawAddr), B> {
