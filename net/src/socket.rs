@@ -192,6 +192,16 @@ impl Socket {
         }
     }
 
+    /// A scattering read of a stream socket (see [`ops::RecvVectored`]).
+    pub(crate) async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        let op = ops::RecvVectored::new(self.fd.clone(), bufs);
+        if op.is_empty() {
+            return (Ok(0), op.into_bufs());
+        }
+        let (r, bufs) = Op::new(op).await;
+        (r.map_err(self.ctx("recvmsg")), bufs)
+    }
+
     pub(crate) async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, RawAddr), B> {
         let (r, buf) = Op::new(ops::RecvFrom::new(self.fd.clone(), buf)).await;
         (r.map_err(self.ctx("recvmsg")), buf)

@@ -327,6 +327,34 @@ impl TcpStream {
         self.sock.writev(bufs).await
     }
 
+    /// A scattering read: fills `bufs` in order, each from its first byte
+    /// up to its capacity, with one `recvmsg` (`IORING_OP_RECVMSG` on
+    /// io_uring; at most 1024 buffers). Returns the total, which may be
+    /// less than the capacity (0 at end of stream), and the buffers, each
+    /// with its initialised length raised to what landed in it. The same
+    /// as [`AsyncRead::readv`] on this type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::io::AsyncWrite;
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = l.accept().await.unwrap();
+    ///     c.write_all(b"headbody".as_slice()).await.0.unwrap();
+    ///     let bufs = vec![Vec::with_capacity(4), Vec::with_capacity(16)];
+    ///     let (n, bufs) = s.readv(bufs).await;
+    ///     assert_eq!(n.unwrap(), 8);
+    ///     assert_eq!(bufs, [b"head".to_vec(), b"body".to_vec()]);
+    /// });
+    /// ```
+    pub async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.readv(bufs).await
+    }
+
     /// Splits into an owned read half and write half sharing the socket,
     /// so that one task reads while another writes.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
@@ -340,10 +368,14 @@ impl TcpStream {
     }
 }
 
-/// Reads with one `RECV` (see `ops/recv.rs` for cancellation).
+/// Reads with one `RECV` (see `ops/recv.rs` for cancellation), vectored
+/// reads with one `RECVMSG`.
 impl AsyncRead for TcpStream {
     fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
         self.sock.recv(buf)
+    }
+    async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.readv(bufs).await
     }
 }
 
