@@ -160,6 +160,37 @@ impl Socket {
         }
     }
 
+    /// A zero-copy send (see [`ops::SendZc`]).
+    pub(crate) async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        let first = Op::new(ops::SendZc::new(self.fd.clone(), buf)).await;
+        let (r, buf) = self.in_progress_retry(first, ops::SendZc::new).await;
+        (r.map_err(self.ctx("send_zc")), buf)
+    }
+
+    /// Zero-copy sends of the rest of `buf` until all of it is sent.
+    pub(crate) async fn send_zc_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut done = 0;
+        let mut buf = buf;
+        while done < total {
+            let (res, slice) = self.send_zc(buf.slice(done..total)).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    let e = io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        format!("send_zc returned 0 after {done} of {total} bytes"),
+                    );
+                    return (Err(self.ctx("send_zc")(e)), buf);
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
     pub(crate) async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
         let first = Op::new(ops::SendVectored::new(self.fd.clone(), bufs)).await;
         let (r, bufs) = self.in_progress_retry(first, ops::SendVectored::new).await;
