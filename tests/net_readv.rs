@@ -262,3 +262,39 @@ each_backend!(
         );
     }
 );
+
+/// io_uring on a kernel whose probe lacks `RECVMSG` (hidden by fault
+/// injection): `readv` takes the readiness path (`recvmsg(2)`), with the
+/// same results. io_uring only (the fault is the io_uring driver's).
+#[cfg(all(feature = "fault-injection", not(ringloop_test_backend = "epoll")))]
+#[test]
+fn readv_without_the_opcode_takes_the_readiness_path() {
+    util::run_on(Backend::IoUring, |b| {
+        let mut faults = ringloop::faults::Faults::new();
+        faults.missing_opcodes = vec![io_uring::opcode::RecvMsg::CODE];
+        let rt = ringloop::Builder::new()
+            .backend(b)
+            .faults(faults)
+            .build()
+            .unwrap();
+        let before = rt.metrics().ops_fallback;
+        rt.block_on(timeout(LIMIT, async {
+            let (a, z) = UnixStream::pair().unwrap();
+            a.write_all(&b"12345"[..]).await.0.unwrap();
+            let (n, bufs) = z.readv(caps(&[3, 8])).await;
+            assert_eq!((n.unwrap(), joined(&bufs)), (5, b"12345".to_vec()));
+            // And one that waits for its bytes.
+            let (n, bufs) = futures::join!(z.readv(caps(&[1, 1])), async {
+                ringloop::yield_now().await;
+                a.write_all(&b"xy"[..]).await.0.unwrap();
+            })
+            .0;
+            assert_eq!((n.unwrap(), joined(&bufs)), (2, b"xy".to_vec()));
+        }))
+        .unwrap();
+        assert!(
+            rt.metrics().ops_fallback - before >= 2,
+            "readv did not fall back"
+        );
+    });
+}

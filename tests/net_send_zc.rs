@@ -238,3 +238,45 @@ each_backend!(
         );
     }
 );
+
+/// io_uring on a kernel whose probe lacks `SEND_ZC` (hidden by fault
+/// injection): `send_zc` is the readiness path's plain send, with the same
+/// bytes. io_uring only (the fault is the io_uring driver's).
+#[cfg(all(feature = "fault-injection", not(ringloop_test_backend = "epoll")))]
+#[test]
+fn send_zc_without_the_opcode_is_a_plain_send() {
+    util::run_on(Backend::IoUring, |b| {
+        let mut faults = ringloop::faults::Faults::new();
+        faults.missing_opcodes = vec![io_uring::opcode::SendZc::CODE];
+        let rt = ringloop::Builder::new()
+            .backend(b)
+            .faults(faults)
+            .build()
+            .unwrap();
+        let fallback_before = rt.metrics().ops_fallback;
+        rt.block_on(timeout(LIMIT, async {
+            let (c, s) = tcp_pair().await;
+            let data = block(11, 0, 2 << 20);
+            let reader = async {
+                let (r, got) = s.read_exact(vec![0u8; 2 << 20]).await;
+                r.unwrap();
+                got
+            };
+            let writer = async {
+                let (r, buf) = c.send_zc_all(data.clone()).await;
+                r.unwrap();
+                buf
+            };
+            let (got, back) = futures::join!(reader, writer);
+            assert!(got == data && back == data);
+        }))
+        .unwrap();
+        let sends = send_zc_started(&rt);
+        assert!(sends > 0);
+        let fallbacks = rt.metrics().ops_fallback - fallback_before;
+        assert!(
+            fallbacks >= sends,
+            "{fallbacks} fallbacks for {sends} sends"
+        );
+    });
+}
