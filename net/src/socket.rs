@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::SharedFd;
-use ringloop_runtime::driver::{Interest, Op};
+use ringloop_runtime::driver::{Interest, Op, OpCode};
 
 use crate::error::context;
 use crate::ops;
@@ -155,14 +155,82 @@ impl Socket {
     pub(crate) fn send<B: IoBuf>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> + '_ {
         let op = Op::new(ops::Send::new(self.fd.clone(), buf));
         async move {
-            let (r, buf) = op.await;
+            let (r, buf) = self.in_progress_retry(op.await, ops::Send::new).await;
             (r.map_err(self.ctx("send")), buf)
         }
     }
 
+    /// A zero-copy send (see [`ops::SendZc`]).
+    pub(crate) async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        let first = Op::new(ops::SendZc::new(self.fd.clone(), buf)).await;
+        let (r, buf) = self.in_progress_retry(first, ops::SendZc::new).await;
+        (r.map_err(self.ctx("send_zc")), buf)
+    }
+
+    /// Zero-copy sends of the rest of `buf` until all of it is sent.
+    pub(crate) async fn send_zc_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut done = 0;
+        let mut buf = buf;
+        while done < total {
+            let (res, slice) = self.send_zc(buf.slice(done..total)).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    let e = io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        format!("send_zc returned 0 after {done} of {total} bytes"),
+                    );
+                    return (Err(self.ctx("send_zc")(e)), buf);
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
     pub(crate) async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
-        let (r, bufs) = Op::new(ops::SendVectored::new(self.fd.clone(), bufs)).await;
+        let first = Op::new(ops::SendVectored::new(self.fd.clone(), bufs)).await;
+        let (r, bufs) = self.in_progress_retry(first, ops::SendVectored::new).await;
         (r.map_err(self.ctx("sendmsg")), bufs)
+    }
+
+    /// The first send on a TCP Fast Open connection (`TCP_FASTOPEN_CONNECT`,
+    /// whose `connect` returned before any SYN went out) fails with
+    /// `EINPROGRESS` when the kernel sent the SYN without the bytes (they
+    /// did not fit, or the cookie went missing): then wait until the
+    /// handshake is over (writable, or in error) and send once more, which
+    /// cannot be in progress again. Any other outcome is `first` itself.
+    pub(crate) async fn in_progress_retry<B, T>(
+        &self,
+        first: BufResult<usize, B>,
+        op: impl FnOnce(SharedFd, B) -> T,
+    ) -> BufResult<usize, B>
+    where
+        T: OpCode<Output = BufResult<usize, B>>,
+    {
+        match first {
+            (Err(e), buf) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                let ready = Op::new(ops::Ready::new(self.fd.clone(), Interest::Writable)).await;
+                if let Err(e) = ready {
+                    return (Err(e), buf);
+                }
+                Op::new(op(self.fd.clone(), buf)).await
+            }
+            first => first,
+        }
+    }
+
+    /// A scattering read of a stream socket (see [`ops::RecvVectored`]).
+    pub(crate) async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        let op = ops::RecvVectored::new(self.fd.clone(), bufs);
+        if op.is_empty() {
+            return (Ok(0), op.into_bufs());
+        }
+        let (r, bufs) = Op::new(op).await;
+        (r.map_err(self.ctx("recvmsg")), bufs)
     }
 
     pub(crate) async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, RawAddr), B> {

@@ -81,6 +81,14 @@ pub(crate) fn reunite<S>(r: ReadHalf<S>, mut w: WriteHalf<S>) -> Result<Socket, 
     }
 }
 
+impl<S> ReadHalf<S> {
+    /// A scattering read into `bufs`, in order, with one `recvmsg`; see
+    /// the stream's `readv`.
+    pub async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.readv(bufs).await
+    }
+}
+
 impl<S> WriteHalf<S> {
     /// Shuts down the writing direction (the peer reads end-of-stream); the
     /// read half keeps working. Dropping the half does the same, without
@@ -109,6 +117,9 @@ impl<S> Drop for WriteHalf<S> {
 impl<S> AsyncRead for ReadHalf<S> {
     fn read<B: IoBufMut>(&self, buf: B) -> impl std::future::Future<Output = BufResult<usize, B>> {
         self.sock.recv(buf)
+    }
+    async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.readv(bufs).await
     }
 }
 

@@ -10,7 +10,7 @@
 //!
 //! Minimum kernels for the completion path: `SENDMSG`/`RECVMSG` 5.3,
 //! `ACCEPT`/`CONNECT` 5.5, `SEND`/`RECV` 5.6, `SHUTDOWN` 5.11, multishot
-//! accept 5.19. Where the ring's probe lacks an opcode the op takes its
+//! accept 5.19, `SEND_ZC` 6.0. Where the ring's probe lacks an opcode the op takes its
 //! readiness path on io_uring too. `Ready` (the `readable`/`writable`
 //! waits) has no opcode of its own and always takes it.
 
@@ -20,8 +20,10 @@ mod ready;
 mod recv;
 mod recv_from;
 mod recv_pooled;
+mod recv_vectored;
 mod send;
 mod send_to;
+mod send_zc;
 mod shutdown;
 mod writev;
 
@@ -31,8 +33,10 @@ pub(crate) use ready::Ready;
 pub(crate) use recv::Recv;
 pub(crate) use recv_from::RecvFrom;
 pub(crate) use recv_pooled::RecvPooled;
+pub(crate) use recv_vectored::RecvVectored;
 pub(crate) use send::Send;
 pub(crate) use send_to::SendTo;
+pub(crate) use send_zc::SendZc;
 pub(crate) use shutdown::Shutdown;
 pub(crate) use writev::SendVectored;
 

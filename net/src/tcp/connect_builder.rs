@@ -16,10 +16,8 @@ use super::TcpStream;
 
 /// Options for an outgoing TCP connection, applied before `connect`.
 ///
-/// Client-side TCP Fast Open (`TCP_FASTOPEN_CONNECT`) is not offered: with
-/// it, the first send on a non-blocking socket that has no Fast Open cookie
-/// yet fails with `EINPROGRESS`, which ringloop's send does not wait out.
-/// The server side is [`TcpListenerBuilder::fastopen`](super::TcpListenerBuilder::fastopen).
+/// Client-side TCP Fast Open is [`fastopen`](Self::fastopen); the server
+/// side is [`TcpListenerBuilder::fastopen`](super::TcpListenerBuilder::fastopen).
 ///
 /// # Examples
 ///
@@ -51,6 +49,7 @@ pub struct TcpStreamBuilder {
     send_buffer_size: Option<u32>,
     local: Option<SocketAddr>,
     reuse_addr: bool,
+    fastopen: bool,
 }
 
 impl TcpStream {
@@ -68,6 +67,7 @@ impl TcpStream {
             send_buffer_size: None,
             local: None,
             reuse_addr: false,
+            fastopen: false,
         }
     }
 }
@@ -126,6 +126,59 @@ impl TcpStreamBuilder {
         self
     }
 
+    /// Client-side TCP Fast Open (`TCP_FASTOPEN_CONNECT`, Linux 4.11; default
+    /// off): the first write rides on the SYN, saving a round trip, when
+    /// the kernel holds a Fast Open cookie for the server.
+    ///
+    /// - **With a cookie**, `connect` returns at once without sending
+    ///   anything; the kernel sends the SYN, with the first write's bytes
+    ///   in it, when that write comes. A connection error (refused,
+    ///   unreachable) then surfaces on that write or the read after it, not
+    ///   on `connect`. So this fits protocols where **the client speaks
+    ///   first** (HTTP, TLS): a client that waits to read first never sends
+    ///   its SYN, and waits forever.
+    /// - **Without a cookie** (the first connection to a server, or a
+    ///   server without Fast Open), `connect` does the normal handshake and
+    ///   asks for a cookie in its SYN; later connections can use it.
+    ///
+    /// Both backends behave the same: the option acts in the kernel's
+    /// `connect` and first `send`. Should that first send find the SYN
+    /// already gone without its bytes (the kernel could not fit them;
+    /// `EINPROGRESS`), ringloop waits until the connection is up and sends
+    /// again, so callers never see that error. Whether the system lets
+    /// clients send SYN data is `net.ipv4.tcp_fastopen` bit 1 (on by
+    /// default); when it is off the option is accepted and every connection
+    /// takes the normal handshake. A kernel older than 4.11 refuses the
+    /// option: `connect` then fails with its error (`ENOPROTOOPT`, with the
+    /// option's name as context) rather than silently connecting without
+    /// it — build without `fastopen` to connect there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::io::{AsyncRead, AsyncWrite};
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let l = TcpListener::builder("127.0.0.1:0").fastopen(16).bind().unwrap();
+    ///     let c = TcpStream::builder(l.local_addr().unwrap())
+    ///         .fastopen(true)
+    ///         .connect()
+    ///         .await
+    ///         .unwrap();
+    ///     // The client speaks first: with a cookie, this write is the SYN.
+    ///     c.write_all(b"GET /".as_slice()).await.0.unwrap();
+    ///     let (s, _) = l.accept().await.unwrap();
+    ///     let (r, buf) = s.read_exact(vec![0; 5]).await;
+    ///     r.unwrap();
+    ///     assert_eq!(buf, b"GET /");
+    /// });
+    /// ```
+    pub fn fastopen(mut self, on: bool) -> Self {
+        self.fastopen = on;
+        self
+    }
+
     /// Resolves the target if it is a name, then creates, configures and
     /// connects a socket for each address in turn; the first connection
     /// wins, else the last error is returned (as `TcpStream::connect`).
@@ -175,6 +228,15 @@ impl TcpStreamBuilder {
                     .set_opt(libc::SOL_SOCKET, libc::SO_REUSEADDR, one, "SO_REUSEADDR")?;
             }
             s.sock.bind(&RawAddr::from_inet(&local), &local)?;
+        }
+        if self.fastopen {
+            let one: libc::c_int = 1;
+            s.sock.set_opt(
+                libc::IPPROTO_TCP,
+                libc::TCP_FASTOPEN_CONNECT,
+                one,
+                "setsockopt(TCP_FASTOPEN_CONNECT) (Linux 4.11+)",
+            )?;
         }
         s.sock.connect(RawAddr::from_inet(&a), shown).await?;
         Ok(s)

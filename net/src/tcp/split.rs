@@ -3,6 +3,8 @@
 use std::io;
 use std::net::SocketAddr;
 
+use ringloop_runtime::buf::{BufResult, IoBuf};
+
 use crate::split::{self, ReadHalf, ReuniteError, WriteHalf};
 
 use super::TcpStream;
@@ -27,6 +29,17 @@ impl ReadHalf<TcpStream> {
 }
 
 impl WriteHalf<TcpStream> {
+    /// A zero-copy send; see [`TcpStream::send_zc`].
+    pub async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.sock.send_zc(buf).await
+    }
+
+    /// Zero-copy sends until all of `buf` is sent; see
+    /// [`TcpStream::send_zc_all`].
+    pub async fn send_zc_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.sock.send_zc_all(buf).await
+    }
+
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock.peer_addr()?.inet()

@@ -181,6 +181,12 @@ impl UnixStream {
         self.sock.writev(bufs).await
     }
 
+    /// A scattering read into `bufs`, in order, with one `recvmsg`; see
+    /// [`TcpStream::readv`](crate::TcpStream::readv).
+    pub async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.readv(bufs).await
+    }
+
     /// Splits into owned halves sharing the socket.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::split(self.sock)
@@ -195,10 +201,14 @@ impl ReadHalf<UnixStream> {
     }
 }
 
-/// Reads with one `RECV` (see `ops/recv.rs` for cancellation).
+/// Reads with one `RECV` (see `ops/recv.rs` for cancellation), vectored
+/// reads with one `RECVMSG`.
 impl AsyncRead for UnixStream {
     fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = BufResult<usize, B>> {
         self.sock.recv(buf)
+    }
+    async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
+        self.sock.readv(bufs).await
     }
 }
 
