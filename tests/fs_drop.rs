@@ -62,7 +62,7 @@ each_backend!(dropped_reads_keep_buffers, |b: Backend| {
             drops: drops.clone(),
         }
     };
-    let rt = util::rt(b);
+    let rt = util::rt_pool(b);
     rt.block_on(async {
         fs::create_dir_all(&dir).await.unwrap();
         let p = dir.join("d.bin");

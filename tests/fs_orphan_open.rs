@@ -16,7 +16,7 @@ each_backend!(dropped_opens_close_their_fd, |b: Backend| {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = std::env::temp_dir().join(format!("ringloop-orphan-{b}-{}", std::process::id()));
     let before = util::open_fds();
-    let rt = util::rt(b);
+    let rt = util::rt_pool(b);
     rt.block_on(async {
         fs::create_dir_all(&dir).await.unwrap();
         let p = dir.join("o.txt");

@@ -42,6 +42,7 @@ fn tiny_pool(b: Backend, threads: usize, queue: usize) -> Runtime {
         .backend(b)
         .max_blocking_threads(threads)
         .blocking_queue_capacity(queue)
+        .cached_file_ops_first(false)
         .build()
         .unwrap()
 }

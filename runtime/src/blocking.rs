@@ -113,6 +113,9 @@ pub(crate) struct PoolConfig {
     pub(crate) max_threads: usize,
     pub(crate) queue_capacity: usize,
     pub(crate) keep_alive: Duration,
+    /// Pool-path operations first try their non-blocking cached form on
+    /// the loop thread (`OpCode::try_cached`).
+    pub(crate) cached_first: bool,
 }
 
 struct State {
@@ -147,6 +150,11 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
+    /// Whether pool-path operations try their cached form first.
+    pub(crate) fn cached_first(&self) -> bool {
+        self.cfg.cached_first
+    }
+
     pub(crate) fn new(cfg: PoolConfig) -> Arc<Pool> {
         Arc::new(Pool {
             cfg,
@@ -420,6 +428,7 @@ mod tests {
             max_threads,
             queue_capacity: 100_000,
             keep_alive,
+            cached_first: true,
         })
     }
 
@@ -468,6 +477,7 @@ mod tests {
             max_threads: 1,
             queue_capacity: 1,
             keep_alive: Duration::from_secs(5),
+            cached_first: true,
         });
         let (hold_tx, hold_rx) = mpsc::channel::<()>();
         let (started_tx, started_rx) = mpsc::channel();
@@ -497,6 +507,7 @@ mod tests {
             max_threads: 1,
             queue_capacity: cap,
             keep_alive: Duration::from_secs(5),
+            cached_first: true,
         });
         let (hold_tx, hold_rx) = mpsc::channel::<()>();
         let (started_tx, started_rx) = mpsc::channel();
@@ -570,6 +581,7 @@ mod tests {
             max_threads: 1,
             queue_capacity: 0,
             keep_alive: Duration::from_secs(5),
+            cached_first: true,
         });
         assert!(p.run(|| (), |_| {}).is_err());
         let (tx, rx) = mpsc::channel();

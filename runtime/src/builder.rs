@@ -93,6 +93,7 @@ impl Builder {
                 max_threads: 64,
                 queue_capacity: 16_384,
                 keep_alive: Duration::from_secs(10),
+                cached_first: true,
             },
             health: HealthConfig::default(),
             faults: crate::faults::Faults::default(),
@@ -159,6 +160,20 @@ impl Builder {
     /// for room (backpressure, never an error).
     pub fn blocking_queue_capacity(&mut self, n: usize) -> &mut Self {
         self.pool.queue_capacity = n;
+        self
+    }
+
+    /// Whether an operation headed for the blocking pool (a file operation
+    /// on epoll, or on an io_uring whose kernel lacks its opcode) first
+    /// tries the form the kernel can finish without blocking, on the loop
+    /// thread: `preadv2(RWF_NOWAIT)` for reads of cached pages (4.14),
+    /// `openat2(RESOLVE_CACHED)` for opens the dentry cache can answer
+    /// (5.12), `statx` of an open file. Only when the kernel says it would
+    /// block (or lacks the form) does the operation go to the pool.
+    /// Default: on. The loop's metrics count what ran inline
+    /// (`ops_cached_inline`).
+    pub fn cached_file_ops_first(&mut self, on: bool) -> &mut Self {
+        self.pool.cached_first = on;
         self
     }
 

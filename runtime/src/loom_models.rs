@@ -96,6 +96,7 @@ fn pool(max_threads: usize, queue_capacity: usize) -> Arc<Pool> {
         max_threads,
         queue_capacity,
         keep_alive: Duration::from_secs(10),
+        cached_first: true,
     })
 }
 

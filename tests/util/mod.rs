@@ -110,6 +110,17 @@ pub fn rt(b: Backend) -> Runtime {
         .unwrap_or_else(|e| panic!("cannot build a {b} runtime: {e}"))
 }
 
+/// A single-loop runtime on `b` whose file operations on the pool path do
+/// not try their cached form first (`Builder::cached_file_ops_first(false)`),
+/// for tests of what happens to pool jobs (on epoll every file op is one).
+pub fn rt_pool(b: Backend) -> Runtime {
+    Builder::new()
+        .backend(b)
+        .cached_file_ops_first(false)
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build a {b} runtime: {e}"))
+}
+
 /// Serialises the tests of one test binary that take it: for those that
 /// count this process's fds or otherwise need the process to themselves.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {

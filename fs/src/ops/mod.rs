@@ -12,6 +12,7 @@
 //!
 //! [`Fallback::Blocking`]: ringloop_runtime::driver::Fallback::Blocking
 
+mod cached;
 mod fallocate;
 mod fsync;
 mod ftruncate;

@@ -16,7 +16,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use io_uring::{opcode, squeue, types};
-use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
+use ringloop_runtime::driver::{BlockingJob, Cached, Completion, Fallback, OpCode};
 
 use crate::error::cvt_len;
 
@@ -52,6 +52,10 @@ unsafe impl OpCode for Open {
 
     fn fallback(&mut self) -> io::Result<Fallback> {
         Ok(Fallback::Blocking)
+    }
+
+    fn try_cached(&mut self) -> Cached {
+        super::cached::open_cached(&self.path, self.flags)
     }
 
     fn blocking_job(&mut self) -> BlockingJob {

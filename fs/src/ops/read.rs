@@ -13,7 +13,7 @@ use std::os::fd::AsRawFd;
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::buf::{BufResult, IoBufMut};
 use ringloop_runtime::driver::SharedFd;
-use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
+use ringloop_runtime::driver::{BlockingJob, Cached, Completion, Fallback, OpCode};
 
 use super::{CURSOR, MAX_RW};
 use crate::error::cvt_len;
@@ -56,6 +56,21 @@ unsafe impl<B: IoBufMut> OpCode for Read<B> {
 
     fn fallback(&mut self) -> io::Result<Fallback> {
         Ok(Fallback::Blocking)
+    }
+
+    fn try_cached(&mut self) -> Cached {
+        let iov = libc::iovec {
+            iov_base: self.buf.stable_mut_ptr().cast(),
+            iov_len: self.len(),
+        };
+        let pos = if self.pos == CURSOR {
+            -1
+        } else {
+            self.pos as i64
+        };
+        // SAFETY: `iov` covers `len <= bytes_total` writable bytes of the
+        // op's own buffer, borrowed mutably for the call.
+        unsafe { super::cached::read_nowait(self.fd.as_raw_fd(), &iov, 1, pos) }
     }
 
     fn blocking_job(&mut self) -> BlockingJob {

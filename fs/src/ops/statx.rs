@@ -11,7 +11,7 @@ use std::os::fd::AsRawFd;
 
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::driver::SharedFd;
-use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
+use ringloop_runtime::driver::{BlockingJob, Cached, Completion, Fallback, OpCode};
 
 use super::cvt0;
 
@@ -79,6 +79,22 @@ unsafe impl OpCode for Statx {
 
     fn fallback(&mut self) -> io::Result<Fallback> {
         Ok(Fallback::Blocking)
+    }
+
+    /// `statx` of an open file answers from its inode, in memory: done on
+    /// the loop thread. A path lookup may need the disk: the pool.
+    fn try_cached(&mut self) -> Cached {
+        if self.fd.is_none() {
+            return Cached::Skipped;
+        }
+        let buf: *mut libc::statx = &mut *self.buf;
+        // SAFETY: `path` is NUL-terminated (empty, with AT_EMPTY_PATH) and
+        // `buf` a writable statx owned by the op, both alive for the call.
+        let r = unsafe { libc::statx(self.dirfd(), self.path.as_ptr(), self.flags, MASK, buf) };
+        match cvt0(r) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Cached::WouldBlock,
+            r => Cached::Done(r),
+        }
     }
 
     fn blocking_job(&mut self) -> BlockingJob {

@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::SharedFd;
-use ringloop_runtime::driver::{BlockingJob, Completion, Fallback, OpCode};
+use ringloop_runtime::driver::{BlockingJob, Cached, Completion, Fallback, OpCode};
 
 use super::CURSOR;
 use crate::error::cvt_len;
@@ -54,6 +54,18 @@ unsafe impl<B: IoBufMut> OpCode for Readv<B> {
 
     fn fallback(&mut self) -> io::Result<Fallback> {
         Ok(Fallback::Blocking)
+    }
+
+    fn try_cached(&mut self) -> Cached {
+        let pos = if self.pos == CURSOR {
+            -1
+        } else {
+            self.pos as i64
+        };
+        let cnt = self.iovecs.len() as i32;
+        // SAFETY: the iovecs describe the op's own buffers (writable for
+        // their capacity), owned by the value borrowed mutably for the call.
+        unsafe { super::cached::read_nowait(self.fd.as_raw_fd(), self.iovecs.as_ptr(), cnt, pos) }
     }
 
     fn blocking_job(&mut self) -> BlockingJob {

@@ -61,7 +61,9 @@ pub use fd::SharedFd;
 pub use io_uring;
 pub(crate) use op::{Finished, Orphan};
 pub use op::{MultiOp, Op};
-pub use opcode::{BlockingJob, Completion, Fallback, Interest, MultishotOpCode, OpCode, NO_OPCODE};
+pub use opcode::{
+    BlockingJob, Cached, Completion, Fallback, Interest, MultishotOpCode, OpCode, NO_OPCODE,
+};
 
 use crate::blocking::Pool;
 use crate::metrics::LoopMetrics;

@@ -52,7 +52,7 @@ use std::task::{ready, Context, Poll};
 use futures_core::Stream;
 
 use super::opbox::OpBox;
-use super::opcode::{Completion, Fallback, Interest, MultishotOpCode, OpCode};
+use super::opcode::{Cached, Completion, Fallback, Interest, MultishotOpCode, OpCode};
 use super::pool::PoolJob;
 use super::scope::{self, AtStart, Registration};
 use super::{DriverRef, ReadyWait};
@@ -321,6 +321,17 @@ impl<T: OpCode> Core<T> {
                 let metrics = d.metrics.clone();
                 let pool = d.pool.clone();
                 drop(d);
+                if pool.cached_first() {
+                    match data.try_cached() {
+                        Cached::Skipped => {}
+                        Cached::WouldBlock => metrics.io_syscalls.inc(),
+                        Cached::Done(result) => {
+                            metrics.io_syscalls.inc();
+                            metrics.ops_cached_inline.inc();
+                            return Some(Completion { result, flags: 0 });
+                        }
+                    }
+                }
                 let job = data.blocking_job();
                 metrics.io_syscalls.inc();
                 self.state = State::Pool(PoolJob::start(&pool, job));

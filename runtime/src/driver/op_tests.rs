@@ -29,6 +29,7 @@ fn fixture() -> Fixture {
         max_threads: 2,
         queue_capacity: 16,
         keep_alive: Duration::from_secs(5),
+        cached_first: true,
     });
     let metrics = Arc::new(LoopMetrics::default());
     let d = Driver::new(

@@ -38,6 +38,19 @@ pub enum Fallback {
     Blocking,
 }
 
+/// The outcome of [`OpCode::try_cached`].
+#[derive(Debug)]
+pub enum Cached {
+    /// No attempt was made (the operation has no such form, or the
+    /// kernel was found to lack it): go to the pool.
+    Skipped,
+    /// The kernel would have blocked (or does not support the form for
+    /// this case): go to the pool.
+    WouldBlock,
+    /// Finished on the spot: the operation's result, as for `try_io`.
+    Done(io::Result<u32>),
+}
+
 /// What the kernel (or the fallback path) reported for an operation.
 #[derive(Debug)]
 pub struct Completion {
@@ -163,6 +176,14 @@ pub unsafe trait OpCode: 'static {
     fn drained(&self, n: u32) -> bool {
         let _ = n;
         false
+    }
+
+    /// On the [`Fallback::Blocking`] path, before the pool: the form of
+    /// the syscall that cannot block (it returns `EAGAIN` instead, as
+    /// `preadv2(RWF_NOWAIT)` and `openat2(RESOLVE_CACHED)` do), tried on the
+    /// loop thread. The default, [`Cached::Skipped`], has none.
+    fn try_cached(&mut self) -> Cached {
+        Cached::Skipped
     }
 
     /// The pool job for [`Fallback::Blocking`]. Called at most once.

@@ -105,6 +105,11 @@ impl fmt::Display for MetricsSnapshot {
                 "operations (readiness or pool)",
             ),
             row(
+                "pool-path ops done inline from caches",
+                self.ops_cached_inline.to_string(),
+                "operations",
+            ),
+            row(
                 "syscalls: wait + io",
                 format!("{} + {}", self.wait_syscalls, self.io_syscalls),
                 "syscalls",

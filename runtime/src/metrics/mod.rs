@@ -81,6 +81,7 @@ pub(crate) struct LoopMetrics {
     pub(crate) ops_submitted: Counter,
     pub(crate) ops_completed: Counter,
     pub(crate) ops_fallback: Counter,
+    pub(crate) ops_cached_inline: Counter,
     pub(crate) wait_syscalls: Counter,
     pub(crate) io_syscalls: Counter,
     pub(crate) timers_armed: Counter,
@@ -153,6 +154,7 @@ impl LoopMetrics {
             ops_submitted: self.ops_submitted.get(),
             ops_completed: self.ops_completed.get(),
             ops_fallback: self.ops_fallback.get(),
+            ops_cached_inline: self.ops_cached_inline.get(),
             ops_by_opcode: self.opcodes.snapshot(),
             wait_syscalls: self.wait_syscalls.get(),
             io_syscalls: self.io_syscalls.get(),
@@ -226,6 +228,12 @@ pub struct MetricsSnapshot {
     pub ops_completed: u64,
     /// Operations that took a fallback path (readiness or pool).
     pub ops_fallback: u64,
+    /// Of those headed for the blocking pool, the ones the kernel finished
+    /// at once on the loop thread from its caches (a cached read, an open
+    /// the dentry cache answered; see
+    /// [`Builder::cached_file_ops_first`](crate::Builder::cached_file_ops_first)),
+    /// so no pool job ran.
+    pub ops_cached_inline: u64,
     /// Operations per opcode family (only families that were used).
     pub ops_by_opcode: Vec<OpcodeCount>,
     /// `io_uring_enter` calls (io_uring) or `epoll_wait` calls (epoll) made
@@ -352,6 +360,7 @@ impl Add for MetricsSnapshot {
             ops_submitted: self.ops_submitted + o.ops_submitted,
             ops_completed: self.ops_completed + o.ops_completed,
             ops_fallback: self.ops_fallback + o.ops_fallback,
+            ops_cached_inline: self.ops_cached_inline + o.ops_cached_inline,
             ops_by_opcode: opcodes::merge(self.ops_by_opcode, o.ops_by_opcode),
             wait_syscalls: self.wait_syscalls + o.wait_syscalls,
             io_syscalls: self.io_syscalls + o.io_syscalls,

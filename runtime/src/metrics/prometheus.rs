@@ -88,6 +88,12 @@ pub fn prometheus_text(loops: &[MetricsSnapshot], out: &mut String) {
             |m| m.ops_fallback as f64,
         ),
         (
+            "ops_cached_inline_total",
+            "counter",
+            "Pool-path operations the kernel finished at once from its caches.",
+            |m| m.ops_cached_inline as f64,
+        ),
+        (
             "ops_in_flight",
             "gauge",
             "Operations the kernel or a pool thread may still touch.",

@@ -1,0 +1,123 @@
+//! Cached file work without the pool (issue #17 item 8): an operation
+//! headed for the blocking pool (every file operation on epoll) first tries
+//! the form the kernel finishes from its caches without blocking —
+//! `preadv2(RWF_NOWAIT)`, `openat2(RESOLVE_CACHED)`, `statx` of an open
+//! file — and goes to the pool only when the kernel says it would block.
+//! On io_uring the same calls are SQEs and never reach that path. Both
+//! backends; the same bytes with the option on and off.
+mod util;
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use ringloop::fs::{File, OpenOptions};
+use ringloop::{Backend, Builder};
+
+fn temp_file(tag: &str, b: Backend, len: usize) -> (PathBuf, Vec<u8>) {
+    let p = std::env::temp_dir().join(format!("ringloop-cached-{tag}-{b}-{}", std::process::id()));
+    let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&p, &data).unwrap();
+    (p, data)
+}
+
+/// Opens, reads at offsets, at the cursor and vectored, and stats `p`;
+/// returns every byte read.
+async fn reads(p: &Path) -> Vec<u8> {
+    let f = File::open(p).await.unwrap();
+    let mut got = Vec::new();
+    for i in 0..16u64 {
+        let (r, buf) = f.read_at(Vec::with_capacity(4096), i * 4096).await;
+        assert_eq!(r.unwrap(), 4096);
+        got.extend_from_slice(&buf);
+    }
+    let (r, bufs) = f
+        .readv_at(vec![Vec::with_capacity(100), Vec::with_capacity(28)], 0)
+        .await;
+    assert_eq!(r.unwrap(), 128);
+    bufs.iter().for_each(|b| got.extend_from_slice(b));
+    let (r, buf) = f.read(Vec::with_capacity(1000)).await;
+    assert_eq!(r.unwrap(), 1000);
+    got.extend_from_slice(&buf);
+    assert_eq!(f.metadata().await.unwrap().len(), 64 * 1024);
+    got
+}
+
+fn expected(data: &[u8]) -> Vec<u8> {
+    [&data[..64 * 1024], &data[..128], &data[..1000]].concat()
+}
+
+each_backend!(cached_reads_opens_and_stats_skip_the_pool, |b: Backend| {
+    let (p, data) = temp_file("on", b, 64 * 1024);
+    let rt = util::rt(b);
+    assert_eq!(rt.block_on(reads(&p)), expected(&data));
+    let m = rt.metrics();
+    match b {
+        // Every one an SQE: the pool path is never reached.
+        Backend::IoUring => assert_eq!((m.ops_cached_inline, m.blocking.jobs_completed), (0, 0)),
+        // 1 open + 16 reads + 1 readv + 1 read + 1 statx, all inline.
+        _ => {
+            assert_eq!(m.ops_cached_inline, 20, "{m:?}");
+            assert_eq!(m.blocking.jobs_completed, 0, "{m:?}");
+        }
+    }
+    std::fs::remove_file(&p).unwrap();
+});
+
+each_backend!(with_the_option_off_they_go_to_the_pool, |b: Backend| {
+    let (p, data) = temp_file("off", b, 64 * 1024);
+    let rt = Builder::new()
+        .backend(b)
+        .cached_file_ops_first(false)
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(reads(&p)), expected(&data));
+    let m = rt.metrics();
+    assert_eq!(m.ops_cached_inline, 0, "{m:?}");
+    if b == Backend::Epoll {
+        assert_eq!(m.blocking.jobs_completed, 20, "{m:?}");
+    }
+    std::fs::remove_file(&p).unwrap();
+});
+
+each_backend!(
+    uncached_pages_and_creating_opens_go_to_the_pool,
+    |b: Backend| {
+        let (p, data) = temp_file("cold", b, 64 * 1024);
+        // Written back and dropped from the page cache: a read must wait for
+        // the disk, so its cached form says EAGAIN.
+        let f = std::fs::File::open(&p).unwrap();
+        f.sync_all().unwrap();
+        // SAFETY: a valid fd; fadvise takes no pointer.
+        let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(r, 0);
+        drop(f);
+        let rt = util::rt(b);
+        let got = rt.block_on(async {
+            let f = File::open(&p).await.unwrap();
+            let (r, buf) = f.read_at(Vec::with_capacity(4096), 8192).await;
+            assert_eq!(r.unwrap(), 4096);
+            // An open that creates has no cached form.
+            let q = p.with_extension("new");
+            let g = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .open(&q)
+                .await
+                .unwrap();
+            drop(g);
+            std::fs::remove_file(&q).unwrap();
+            buf
+        });
+        assert_eq!(got, &data[8192..8192 + 4096]);
+        let m = rt.metrics();
+        if b == Backend::Epoll {
+            // The open was inline; the cold read and the creating open were
+            // not.
+            assert_eq!(m.ops_cached_inline, 1, "{m:?}");
+            assert_eq!(m.blocking.jobs_completed, 2, "{m:?}");
+        } else {
+            assert_eq!(m.ops_cached_inline, 0, "{m:?}");
+        }
+        std::fs::remove_file(&p).unwrap();
+    }
+);
