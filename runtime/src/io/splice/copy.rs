@@ -5,18 +5,20 @@ use std::io;
 use std::os::fd::AsRawFd;
 
 use super::ops::{Lowering, Splice};
-use super::{has_splice, pollable, wait, AsSharedFd, Pipe};
+use super::{pollable, wait, AsSharedFd, Pipe};
 use crate::driver::{Interest, Op, SharedFd};
 use crate::sys::context;
 
 /// Copies everything `from` yields to `to` through a pipe made for the
 /// call, until `from` ends; returns the number of bytes copied. monoio's
-/// `zero_copy`, on both backends: `SPLICE` SQEs on io_uring, non-blocking
-/// `splice(2)` on the loop thread on epoll, each side waiting for its
-/// socket's readiness after `EAGAIN`.
+/// `zero_copy`, on both backends: non-blocking `splice(2)` on the loop
+/// thread (not a `SPLICE` SQE, whose worker-thread hand-off costs more than
+/// the copy it saves: see the [`io`](crate::io#zero-copy-splice-and-sendfile)
+/// docs), each side waiting for its socket's readiness after `EAGAIN`.
 ///
 /// Meant for sockets (a proxy); a pipe works too, and a regular file at
-/// either end is spliced on the blocking pool on epoll. `to` is neither
+/// either end is spliced with a `SPLICE` SQE on io_uring, on the blocking
+/// pool on epoll. `to` is neither
 /// flushed (nothing to flush) nor shut down: call its `shutdown` to pass
 /// the end of stream on. An error from either side ends the copy, with the
 /// side named and the OS error kept; bytes still in the pipe are lost.
@@ -54,20 +56,16 @@ where
     let read_ctx = |e| context(e, format_args!("zero_copy: splice fd {i} to a pipe"));
     let write_ctx = |e| context(e, format_args!("zero_copy: splice a pipe to fd {o}"));
     // The pipe is empty before each read and holds bytes before each
-    // write, so `EAGAIN` can only come from the socket: wait for it.
-    let (lin, lout) = if has_splice() {
-        // Unused: the SQE path needs none.
-        (Lowering::Try, Lowering::Try)
-    } else {
-        let lin = match pollable(i).map_err(read_ctx)? {
-            true => Lowering::Ready(i, Interest::Readable),
-            false => Lowering::Pool,
-        };
-        let lout = match pollable(o).map_err(write_ctx)? {
-            true => Lowering::Ready(o, Interest::Writable),
-            false => Lowering::Pool,
-        };
-        (lin, lout)
+    // write, so `EAGAIN` can only come from the socket: wait for it. A
+    // socket's splice runs on the loop thread on both backends (see
+    // `Lowering`); a regular file's is an SQE, or on the pool.
+    let lin = match pollable(i).map_err(read_ctx)? {
+        true => Lowering::Ready(i, Interest::Readable),
+        false => Lowering::Pool,
+    };
+    let lout = match pollable(o).map_err(write_ctx)? {
+        true => Lowering::Ready(o, Interest::Writable),
+        false => Lowering::Pool,
     };
     let pipe = Pipe::new().map_err(read_ctx)?;
     let (r, w, cap) = (pipe.reader(), pipe.writer(), pipe.capacity() as u32);

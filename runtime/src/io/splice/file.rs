@@ -1,6 +1,6 @@
 //! [`copy_file_to_socket`] and its steps, [`FileToSocket`]: a byte range
-//! of a file to a socket, file → pipe → socket on io_uring, `sendfile(2)`
-//! on epoll (see the [module docs](crate::io#zero-copy-splice-and-sendfile)).
+//! of a file to a socket, file → pipe → socket on io_uring (a `SPLICE`
+//! SQE in, `splice(2)` out), `sendfile(2)` on epoll (see the [module docs](crate::io#zero-copy-splice-and-sendfile)).
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -17,7 +17,7 @@ const SENDFILE_CHUNK: u64 = 1 << 20;
 /// How the bytes go, chosen at the first step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
-    /// `SPLICE` SQEs through a pipe.
+    /// A `SPLICE` SQE into a pipe, `splice(2)` out of it.
     Splice,
     /// `sendfile(2)` on the readiness path.
     SendFile,
@@ -28,8 +28,10 @@ enum Path {
 /// `u64::MAX` to send up to its end). The file's own position is neither
 /// used nor moved.
 ///
-/// On io_uring the bytes go file → pipe → socket with `SPLICE` SQEs, one
-/// pipe's capacity at a time, through a pipe made for this call; on epoll
+/// On io_uring the bytes go file → pipe with a `SPLICE` SQE (the kernel's
+/// worker reads the file), pipe → socket with a non-blocking `splice(2)`
+/// on the loop thread, one pipe's capacity at a time, through a pipe made
+/// for this call; on epoll
 /// (or a kernel without the opcode) `sendfile(2)`, at most 1 MiB per call.
 /// An error says which step failed and keeps the OS error; `EINVAL` means
 /// this file cannot be spliced or sent (copy it through a buffer instead).

@@ -93,14 +93,14 @@ where
         let (i, o) = (fi.as_raw_fd(), fo.as_raw_fd());
         context(e, format_args!("splice(fd {i} -> fd {o}, {len} bytes)"))
     };
-    let lowering = if has_splice() {
-        // Unused: the SQE path needs none.
-        Lowering::Try
-    } else if pollable(fi.as_raw_fd()).map_err(ctx)? && pollable(fo.as_raw_fd()).map_err(ctx)? {
-        Lowering::Try
-    } else {
-        Lowering::Pool
-    };
+    // Pipes and sockets: on the loop thread, on both backends (see
+    // `Lowering`); a regular file: the SQE, or the pool.
+    let lowering =
+        if pollable(fi.as_raw_fd()).map_err(ctx)? && pollable(fo.as_raw_fd()).map_err(ctx)? {
+            Lowering::Try
+        } else {
+            Lowering::Pool
+        };
     let len = u32::try_from(len).unwrap_or(u32::MAX);
     loop {
         match Op::new(Splice::new(fi, -1, fo, -1, len, lowering)).await {
