@@ -355,14 +355,14 @@ each_backend!(dropped_copies_leak_no_fd, |b: Backend| {
         let rt = util::rt(b);
         rt.block_on(async {
             timeout(LIMIT, async {
-                let data = TempFile::new("drop", &block(3, 3, 8 << 20));
+                let data = TempFile::new("drop", &block(3, 3, 32 << 20));
                 let file = Rc::new(File::open(&data.0).await.unwrap());
                 for polls in 0..12 {
                     // Nobody reads `rx`: the copy fills the socket and waits,
                     // or is dropped with a splice in the kernel.
                     let (tx, rx) = tcp_pair().await;
                     let copy = io::copy_file_to_socket(&*file, 0, u64::MAX, &tx);
-                    assert!(!poll_then_drop(copy, polls).await, "an 8 MiB copy finished");
+                    assert!(!poll_then_drop(copy, polls).await, "a 32 MiB copy finished");
                     drop(tx);
                     // The receiver still gets a prefix of the file, no
                     // other bytes, then the end of stream.
