@@ -83,6 +83,14 @@ const PROGRAMS: &[(&str, Flags)] = &[
         ],
     ),
     (
+        "zero_copy",
+        &[
+            ("--mib", Some("512")),
+            ("--runs", Some("3")),
+            ("--backend", Some("both")),
+        ],
+    ),
+    (
         "peers",
         &[
             ("--quick", Some("off")),

@@ -711,3 +711,80 @@ fn scoped_cancels_that_miss_are_sent_again_until_they_land() {
         util::assert_no_fd_leak(before, &format!("{name}: fds left"));
     }
 }
+
+/// io_uring without `IORING_OP_SPLICE` (hidden from the probe): the
+/// zero-copy calls of `ringloop::io` take epoll's paths on the ring and
+/// move the same bytes: `copy_file_to_socket` is `sendfile(2)` (no SPLICE
+/// op at all), a regular file's `splice` goes to the blocking pool.
+#[test]
+fn missing_splice_takes_sendfile_and_the_pool() {
+    let _g = util::serial();
+    if !uring_ok() {
+        return;
+    }
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("ringloop-faults-splice-{}", std::process::id()));
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    for hidden in [false, true] {
+        let codes = if hidden {
+            vec![opcode::Splice::CODE]
+        } else {
+            vec![]
+        };
+        let rt = Builder::new()
+            .backend(Backend::IoUring)
+            .faults(plan(|p| p.missing_opcodes = codes))
+            .build()
+            .unwrap();
+        let (got, spliced, jobs) = rt
+            .block_on(timeout(STEP, async {
+                let file = fs::File::open(&path).await.unwrap();
+                let l = TcpListener::bind(([127, 0, 0, 1], 0)).unwrap();
+                let addr = l.local_addr().unwrap();
+                let accept = ringloop::spawn(async move { l.accept().await.unwrap().0 });
+                let tx = TcpStream::connect(addr).await.unwrap();
+                let rx = accept.await.unwrap();
+                let reader = ringloop::spawn(async move { rx.read_to_end(Vec::new()).await });
+                let jobs = || {
+                    ringloop::Handle::current()
+                        .metrics()
+                        .blocking
+                        .jobs_completed
+                };
+                let n = ringloop::io::copy_file_to_socket(&file, 10, u64::MAX, &tx)
+                    .await
+                    .unwrap();
+                assert_eq!(n, data.len() as u64 - 10);
+                drop(tx);
+                let (r, got) = reader.await.unwrap();
+                r.unwrap();
+                // A regular file's splice: the SQE, or the pool without it.
+                let pipe = ringloop::io::Pipe::new().unwrap();
+                let jobs_before = jobs();
+                assert_eq!(
+                    ringloop::io::splice(&file, pipe.writer(), 100)
+                        .await
+                        .unwrap(),
+                    100
+                );
+                let m = ringloop::Handle::current().metrics();
+                (
+                    got,
+                    started_of(&m, opcode::Splice::CODE).0,
+                    jobs() - jobs_before,
+                )
+            }))
+            .unwrap();
+        assert!(got == data[10..], "hidden {hidden}: bytes differ");
+        if hidden {
+            assert_eq!((spliced, jobs), (1, 1), "the pool's splice only");
+        } else {
+            assert!(
+                spliced > 2 && jobs == 0,
+                "{spliced} SPLICE ops, {jobs} jobs"
+            );
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}

@@ -20,8 +20,6 @@ mod deadline;
 mod http;
 #[path = "../examples/file_server/open.rs"]
 mod open;
-#[path = "../examples/file_server/ops.rs"]
-mod ops;
 #[path = "../examples/file_server/path.rs"]
 mod path;
 #[path = "../examples/file_server/range.rs"]

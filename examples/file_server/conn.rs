@@ -25,10 +25,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ringloop::buf::IoBuf;
-use ringloop::io::AsyncRead;
+use ringloop::io::{AsyncRead, Pipe};
 use ringloop::net::TcpStream;
 
-use crate::body::{self, Pipe, Sink};
+use crate::body::{self, Sink};
 use crate::conditional::{self, Decision, Validators};
 use crate::deadline::{self, Pace, Watchdog};
 use crate::http::{self, Parsed, Request};

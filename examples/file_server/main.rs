@@ -22,8 +22,8 @@
 //!   `path.rs`: its path → root-relative path; `range.rs`; `conditional.rs`:
 //!   validators and preconditions;
 //! - `open.rs`: the example's own `OpenAt2` `OpCode` and index.html;
-//! - `body.rs`: zero-copy bodies with the `OpCode`s of `ops.rs` (`Splice`,
-//!   `SendFile`, `PollOut`).
+//! - `body.rs`: zero-copy bodies with `ringloop::io::FileToSocket` (the
+//!   public splice / sendfile API) under the minimum send rate.
 //!
 //! On SIGINT or SIGTERM it stops accepting, closes idle connections, lets
 //! busy ones finish for `--grace`, prints the runtime's figures, exits 0.
@@ -37,7 +37,6 @@ mod conn;
 mod deadline;
 mod http;
 mod open;
-mod ops;
 mod path;
 mod range;
 mod server;

@@ -8,7 +8,7 @@
 //!    a `/` (`a%2fb`) or a `\`, or that holds a NUL (raw or `%00`) is
 //!    refused. The result never starts with `/`.
 //! 2. **In the kernel.** The path is opened with `openat2(root_fd, path,
-//!    RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` (see `ops.rs`): a symlink
+//!    RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` (see `open.rs`): a symlink
 //!    that leads out of the root (or is absolute) fails with `EXDEV`, even
 //!    when it is created after this check ran.
 //!

@@ -21,6 +21,7 @@ use std::rc::Rc;
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::Op;
 use ringloop_runtime::driver::SharedFd;
+use ringloop_runtime::io::AsSharedFd;
 
 use crate::metadata::Metadata;
 use crate::ops::{Fallocate, Fsync, Ftruncate, Read, Readv, Statx, Write, Writev};
@@ -239,6 +240,15 @@ impl File {
 impl AsRawFd for File {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// The file for [`ringloop::io::copy_file_to_socket`](ringloop_runtime::io::copy_file_to_socket)
+/// and [`splice`](ringloop_runtime::io::splice), which keep it open while
+/// they run.
+impl AsSharedFd for File {
+    fn as_shared_fd(&self) -> &SharedFd {
+        &self.fd
     }
 }
 

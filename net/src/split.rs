@@ -16,7 +16,8 @@ use std::io;
 use std::marker::PhantomData;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
-use ringloop_runtime::io::{AsyncRead, AsyncWrite};
+use ringloop_runtime::driver::SharedFd;
+use ringloop_runtime::io::{AsSharedFd, AsyncRead, AsyncWrite};
 
 use crate::socket::Socket;
 
@@ -133,6 +134,21 @@ impl<S> AsyncWrite for WriteHalf<S> {
     /// Sends the FIN (`shutdown(SHUT_WR)`).
     async fn shutdown(&self) -> io::Result<()> {
         WriteHalf::shutdown(self).await
+    }
+}
+
+/// The socket, for the zero-copy calls (`ringloop::io::zero_copy` from a
+/// reading half to another stream's writing half makes a proxy).
+impl<S> AsSharedFd for ReadHalf<S> {
+    fn as_shared_fd(&self) -> &SharedFd {
+        self.sock.shared_fd()
+    }
+}
+
+/// The socket, for the zero-copy calls.
+impl<S> AsSharedFd for WriteHalf<S> {
+    fn as_shared_fd(&self) -> &SharedFd {
+        self.sock.shared_fd()
     }
 }
 

@@ -8,7 +8,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
-use ringloop_runtime::io::{AsyncRead, AsyncWrite};
+use ringloop_runtime::driver::SharedFd;
+use ringloop_runtime::io::{AsSharedFd, AsyncRead, AsyncWrite};
 
 use ringloop_runtime::driver::Interest;
 
@@ -439,6 +440,14 @@ impl AsyncWrite for TcpStream {
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.raw()
+    }
+}
+
+/// The socket for [`ringloop::io::splice`](ringloop_runtime::io::splice) and
+/// the other zero-copy calls, which keep it open while they run.
+impl AsSharedFd for TcpStream {
+    fn as_shared_fd(&self) -> &SharedFd {
+        self.sock.shared_fd()
     }
 }
 

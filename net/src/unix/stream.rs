@@ -9,7 +9,8 @@ use std::path::Path;
 
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::Interest;
-use ringloop_runtime::io::{AsyncRead, AsyncWrite};
+use ringloop_runtime::driver::SharedFd;
+use ringloop_runtime::io::{AsSharedFd, AsyncRead, AsyncWrite};
 
 use crate::convert::{Expect, UNIX};
 use crate::socket::Socket;
@@ -229,6 +230,14 @@ impl AsyncWrite for UnixStream {
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.raw()
+    }
+}
+
+/// The socket for [`ringloop::io::splice`](ringloop_runtime::io::splice) and
+/// the other zero-copy calls, which keep it open while they run.
+impl AsSharedFd for UnixStream {
+    fn as_shared_fd(&self) -> &SharedFd {
+        self.sock.shared_fd()
     }
 }
 
