@@ -74,15 +74,19 @@ fn loom_unpark_never_strands_a_remote_push() {
 fn loom_deferred_wake_never_strands_a_remote_push() {
     model(|| {
         let s = Shared::new(Arc::new(LoopMetrics::default())).unwrap();
+        // The rest of the pusher loop's turn, between the claim and its
+        // next enter: a step every other thread may run around (loom's
+        // `yield_now` would run the others first, and miss orders).
+        let turn = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
         let pushers: Vec<_> = (0..2)
             .map(|_| {
-                let s = s.clone();
+                let (s, turn) = (s.clone(), turn.clone());
                 loom::thread::spawn(move || {
                     // `push_remote` from an io_uring loop: queue, claim the
                     // wake, and deliver it at that loop's next enter.
                     assert!(s.enqueue(Remote::Spawn(Box::new(|| {}))));
                     let owed = s.claim_wake();
-                    loom::thread::yield_now();
+                    turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if owed {
                         s.write_eventfd();
                     }
