@@ -3,7 +3,9 @@
 //! arrive (nothing lost, nothing hangs: every wait is bounded); between
 //! io_uring loops they travel ring to ring (loop 0's counters say so), and
 //! with `Builder::ring_wakes(false)`, on epoll, or with MSG_RING probed
-//! missing, the same workload runs through the eventfds.
+//! missing, the same workload runs through the eventfds. A lost wake
+//! fails the test after `util::LIMIT` (the workload runs on a thread of
+//! its own) rather than hanging it.
 mod util;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -99,6 +101,23 @@ fn expected() -> (usize, usize, usize) {
     )
 }
 
+/// Builds a runtime with `make` and runs the workload on a thread of its
+/// own; a lost wake hangs that thread, and fails the test here after
+/// [`LIMIT`] instead of hanging the test. Returns the sums and loop 0's
+/// ring-wake counters and description.
+fn bounded(
+    make: impl FnOnce() -> Runtime + Send + 'static,
+) -> ((usize, usize, usize), (u64, u64), String) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = make();
+        let sums = workload(&rt);
+        let _ = tx.send((sums, rt.debug_ring_wakes(), rt.driver_description()));
+    });
+    rx.recv_timeout(LIMIT)
+        .expect("the cross-loop workload did not finish: a wake was lost")
+}
+
 fn runtime(b: Backend, ring_wakes: bool) -> Runtime {
     Builder::new()
         .backend(b)
@@ -111,10 +130,9 @@ fn runtime(b: Backend, ring_wakes: bool) -> Runtime {
 each_backend!(
     cross_loop_spawns_from_many_threads_all_arrive,
     |b: Backend| {
-        let rt = runtime(b, true);
-        assert_eq!(workload(&rt), expected());
-        let (sent, received) = rt.debug_ring_wakes();
-        let msg_ring = rt.driver_description().contains("msg_ring=true");
+        let (sums, (sent, received), desc) = bounded(move || runtime(b, true));
+        assert_eq!(sums, expected());
+        let msg_ring = desc.contains("msg_ring=true");
         if msg_ring {
             // Loop 0 spawned onto loop 1 and was woken by loop 2's spawns and
             // by loop 1 finishing its tasks: both ways ring to ring.
@@ -130,10 +148,10 @@ each_backend!(
 );
 
 each_backend!(forced_eventfd_path_gives_the_same, |b: Backend| {
-    let rt = runtime(b, false);
-    assert_eq!(workload(&rt), expected());
-    assert_eq!(rt.debug_ring_wakes(), (0, 0), "ring wakes turned off");
-    assert!(!rt.driver_description().contains("msg_ring=true"));
+    let (sums, wakes, desc) = bounded(move || runtime(b, false));
+    assert_eq!(sums, expected());
+    assert_eq!(wakes, (0, 0), "ring wakes turned off");
+    assert!(!desc.contains("msg_ring=true"));
 });
 
 /// MSG_RING probed missing (a kernel before 5.18): the eventfd path.
@@ -142,15 +160,17 @@ mod probe_off {
     use super::*;
 
     each_backend!(without_msg_ring, |b: Backend| {
-        let mut f = ringloop::faults::Faults::new();
-        f.missing_opcodes = vec![io_uring::opcode::MsgRingData::CODE];
-        let rt = Builder::new()
-            .backend(b)
-            .threads(LOOPS)
-            .faults(f)
-            .build()
-            .unwrap();
-        assert_eq!(workload(&rt), expected());
-        assert_eq!(rt.debug_ring_wakes(), (0, 0));
+        let (sums, wakes, _) = bounded(move || {
+            let mut f = ringloop::faults::Faults::new();
+            f.missing_opcodes = vec![io_uring::opcode::MsgRingData::CODE];
+            Builder::new()
+                .backend(b)
+                .threads(LOOPS)
+                .faults(f)
+                .build()
+                .unwrap()
+        });
+        assert_eq!(sums, expected());
+        assert_eq!(wakes, (0, 0));
     });
 }
