@@ -39,6 +39,7 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--buffers", Some("1024")),
             ("--stats", Some("off")),
             ("--health", Some("on")),
+            ("--min-wait", Some("off")),
         ],
     ),
     (
