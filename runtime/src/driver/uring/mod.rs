@@ -26,6 +26,7 @@
 
 mod bufring;
 mod cancel;
+mod fixed;
 mod setup;
 mod slots;
 mod submit;
