@@ -13,6 +13,7 @@
 //! | [`missing_opcodes`](Faults::missing_opcodes) | the opcode probe | run those ops on the readiness or pool path; fail setup if the driver's own (NOP, READ, POLL_ADD, ASYNC_CANCEL) are missing |
 //! | [`no_buf_ring`](Faults::no_buf_ring) | buffer-ring registration | serve pooled receives on the readiness path |
 //! | [`no_min_timeout`](Faults::no_min_timeout) | the ring's feature bits | accept `Builder::min_wait` and report it not in effect; wait as without it |
+//! | [`no_fixed_buffers`](Faults::no_fixed_buffers) | fixed-buffer registration | keep the registry on the loop only; fixed operations take the plain paths |
 //! | [`enter_error`](Faults::enter_error) | every Nth `io_uring_enter` (not entered) | retry: EBUSY, EAGAIN, EINTR are transient |
 //! | [`no_reap_on_full_sq`](Faults::no_reap_on_full_sq) | flushing a full SQ | not lose completions the CQ could not hold (the kernel's overflow list) |
 //! | [`cancel_miss`](Faults::cancel_miss) | the first N results of each `ASYNC_CANCEL` | cancel again until the op is gone, so its memory and fd are freed |
@@ -43,6 +44,8 @@ mod plan {
         pub no_buf_ring: bool,
         /// The ring reports no `IORING_FEAT_MIN_TIMEOUT` (as before 6.12).
         pub no_min_timeout: bool,
+        /// Registering fixed buffers with the ring fails with `EINVAL`.
+        pub no_fixed_buffers: bool,
         /// `(errno, n)`: every `n`th `io_uring_enter` returns `errno`
         /// without entering the kernel.
         pub enter_error: Option<(i32, u32)>,
@@ -102,6 +105,10 @@ mod plan {
 
         pub(crate) fn no_min_timeout(&self) -> bool {
             self.plan.no_min_timeout
+        }
+
+        pub(crate) fn no_fixed_buffers(&self) -> bool {
+            self.plan.no_fixed_buffers
         }
 
         pub(crate) fn enter(&self) -> Option<io::Error> {
@@ -192,6 +199,10 @@ mod off {
         }
         #[inline(always)]
         pub(crate) fn no_min_timeout(&self) -> bool {
+            false
+        }
+        #[inline(always)]
+        pub(crate) fn no_fixed_buffers(&self) -> bool {
             false
         }
         #[inline(always)]

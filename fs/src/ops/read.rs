@@ -33,6 +33,18 @@ impl<B: IoBufMut> Read<B> {
     fn len(&self) -> usize {
         self.buf.bytes_total().min(MAX_RW)
     }
+
+    /// The fd, address, length and offset its SQE carries (for the fixed
+    /// form, `read_fixed.rs`).
+    pub(crate) fn sqe_parts(&mut self) -> (std::os::fd::RawFd, *mut u8, u32, u64) {
+        let len = self.len() as u32;
+        (
+            self.fd.as_raw_fd(),
+            self.buf.stable_mut_ptr(),
+            len,
+            self.pos,
+        )
+    }
 }
 
 // SAFETY: the SQE and the pool job point into `self.buf`, whose memory is

@@ -35,6 +35,7 @@ mod bufpool;
 pub(crate) mod current;
 mod epoll;
 mod fd;
+mod fixed;
 mod op;
 mod opbox;
 mod opcode;
@@ -54,6 +55,7 @@ use std::time::{Duration, Instant};
 pub(crate) use bufpool::BufPoolConfig;
 pub use bufpool::{BufPool, BufSlot, PooledBuf};
 pub use fd::SharedFd;
+pub use fixed::{FixedBuf, FixedBufPool, FixedBufRegistry};
 /// The io-uring crate (version 0.7), with which an [`OpCode`] builds its
 /// SQE: `ringloop::driver::io_uring::{opcode, squeue, types}`. Hidden from
 /// these docs so they list ringloop's items only; see io-uring's own.
@@ -165,6 +167,9 @@ pub(crate) struct Driver {
     bufs: Option<Rc<BufPool>>,
     buf_cfg: BufPoolConfig,
     pub(crate) metrics: Arc<LoopMetrics>,
+    /// The registered (fixed) buffers, while registered; after `inner`, so
+    /// the ring is closed before their memory can go.
+    fixed: fixed::Table,
 }
 
 macro_rules! backend {
@@ -220,6 +225,7 @@ impl Driver {
             bufs: None,
             buf_cfg,
             metrics,
+            fixed: fixed::Table::default(),
         })
     }
 

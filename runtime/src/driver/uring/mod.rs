@@ -39,6 +39,7 @@
 
 mod bufring;
 mod cancel;
+mod fixed;
 mod msg;
 mod setup;
 mod slots;
