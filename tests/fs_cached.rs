@@ -147,6 +147,23 @@ fn drop_cache(p: &Path) {
     panic!("{p:?} stays in the page cache: {:?} pages", cached_pages(p));
 }
 
+/// Drops `len` bytes of `p` from `off` from the page cache, checking that
+/// some of the file stays and less than all of it does.
+fn drop_range(p: &Path, off: i64, len: i64) {
+    let before = cached_pages(p);
+    for _ in 0..100 {
+        let f = std::fs::File::open(p).unwrap();
+        f.sync_all().unwrap();
+        // SAFETY: a valid fd; fadvise takes no pointer.
+        let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), off, len, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(r, 0);
+        if cached_pages(p) < before && cached_pages(p).is_some_and(|n| n > 0) {
+            return;
+        }
+    }
+    panic!("{p:?}: {before:?} -> {:?} pages cached", cached_pages(p));
+}
+
 each_backend!(sendfile_waits_for_the_disk_on_the_pool, |b: Backend| {
     let (p, data) = temp_file("send", b, 128 * 1024);
     let rt = util::rt(b);
@@ -188,5 +205,37 @@ each_backend!(sendfile_waits_for_the_disk_on_the_pool, |b: Backend| {
         // SPLICE SQEs: the kernel's workers read the file.
         assert_eq!((jobs_warm, jobs_cold), (0, 0));
     }
+    std::fs::remove_file(&p).unwrap();
+});
+
+each_backend!(partly_cached_ranges_read_in_full, |b: Backend| {
+    let (p, data) = temp_file("part", b, 1 << 20);
+    // All of it cached, then the second half dropped.
+    drop_cache(&p);
+    assert_eq!(std::fs::read(&p).unwrap(), data);
+    drop_range(&p, 512 << 10, 512 << 10);
+    let rt = util::rt(b);
+    let (whole, tail, v) = rt.block_on(async {
+        let f = File::open(&p).await.unwrap();
+        // A read over both: a short cached read, then the pool for the
+        // rest. It returns what pread would: all of it.
+        let (r, whole) = f.read_at(Vec::with_capacity(1 << 20), 0).await;
+        assert_eq!(r.unwrap(), 1 << 20);
+        // At the end of the file: short, and no pool job for it.
+        let jobs = ringloop::Handle::current().metrics().blocking.jobs_completed;
+        let (r, tail) = f.read_at(Vec::with_capacity(8192), (1 << 20) - 100).await;
+        assert_eq!(r.unwrap(), 100);
+        let after = ringloop::Handle::current().metrics().blocking.jobs_completed;
+        assert_eq!(after, jobs, "a cached read at the end went to the pool");
+        drop_range(&p, 4096, 1 << 20);
+        let (r, v) = f
+            .readv_at(vec![Vec::with_capacity(4096), Vec::with_capacity(1 << 16)], 0)
+            .await;
+        assert_eq!(r.unwrap(), 4096 + (1 << 16));
+        (whole, tail, v.concat())
+    });
+    assert_eq!(whole, data);
+    assert_eq!(tail, &data[data.len() - 100..]);
+    assert_eq!(v, &data[..4096 + (1 << 16)]);
     std::fs::remove_file(&p).unwrap();
 });
