@@ -222,14 +222,23 @@ each_backend!(partly_cached_ranges_read_in_full, |b: Backend| {
         let (r, whole) = f.read_at(Vec::with_capacity(1 << 20), 0).await;
         assert_eq!(r.unwrap(), 1 << 20);
         // At the end of the file: short, and no pool job for it.
-        let jobs = ringloop::Handle::current().metrics().blocking.jobs_completed;
+        let jobs = ringloop::Handle::current()
+            .metrics()
+            .blocking
+            .jobs_completed;
         let (r, tail) = f.read_at(Vec::with_capacity(8192), (1 << 20) - 100).await;
         assert_eq!(r.unwrap(), 100);
-        let after = ringloop::Handle::current().metrics().blocking.jobs_completed;
+        let after = ringloop::Handle::current()
+            .metrics()
+            .blocking
+            .jobs_completed;
         assert_eq!(after, jobs, "a cached read at the end went to the pool");
         drop_range(&p, 4096, 1 << 20);
         let (r, v) = f
-            .readv_at(vec![Vec::with_capacity(4096), Vec::with_capacity(1 << 16)], 0)
+            .readv_at(
+                vec![Vec::with_capacity(4096), Vec::with_capacity(1 << 16)],
+                0,
+            )
             .await;
         assert_eq!(r.unwrap(), 4096 + (1 << 16));
         (whole, tail, v.concat())

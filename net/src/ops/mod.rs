@@ -12,11 +12,11 @@
 //! `ACCEPT`/`CONNECT` 5.5, `SEND`/`RECV` 5.6, `SHUTDOWN` 5.11, multishot
 //! accept 5.19, `SEND_ZC` 6.0. Where the ring's probe lacks an opcode the op takes its
 //! readiness path on io_uring too. `Ready` (the `readable`/`writable`
-//! waits) has no opcode of its own and always takes it.
+//! waits) is the runtime's `driver::ops::Ready`: no opcode of its own, it
+//! always takes it.
 
 mod accept;
 mod connect;
-mod ready;
 mod recv;
 mod recv_fixed;
 mod recv_from;
@@ -31,12 +31,12 @@ mod writev;
 
 pub(crate) use accept::{Accept, AcceptMulti};
 pub(crate) use connect::Connect;
-pub(crate) use ready::Ready;
 pub(crate) use recv::Recv;
 pub(crate) use recv_fixed::RecvFixed;
 pub(crate) use recv_from::RecvFrom;
 pub(crate) use recv_pooled::RecvPooled;
 pub(crate) use recv_vectored::RecvVectored;
+pub(crate) use ringloop_runtime::driver::ops::Ready;
 pub(crate) use send::Send;
 pub(crate) use send_fixed::SendFixed;
 pub(crate) use send_to::SendTo;

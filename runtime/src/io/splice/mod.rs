@@ -19,9 +19,10 @@ mod pipe;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
+use crate::driver::ops::{ready_now, Ready};
 use crate::driver::{Interest, Op, SharedFd};
 use crate::sys::context;
-use ops::{ready_now, Lowering, Splice, Wait};
+use ops::{Lowering, Splice};
 
 pub use copy::zero_copy;
 pub use file::{copy_file_to_socket, FileToSocket};
@@ -131,7 +132,7 @@ async fn wait_either(fi: &SharedFd, fo: &SharedFd) -> io::Result<()> {
 
 /// Waits until `fd` is ready for `interest`.
 async fn wait(fd: &SharedFd, interest: Interest) -> io::Result<()> {
-    Op::new(Wait::new(fd, interest)).await
+    Op::new(Ready::new(fd.clone(), interest)).await
 }
 
 /// Whether this loop submits splices as SQEs (io_uring with the opcode).

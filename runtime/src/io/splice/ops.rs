@@ -1,7 +1,8 @@
 //! The operations under [`super`]: [`Splice`] (`IORING_OP_SPLICE`, or
 //! `splice(2)` inline or on the pool), [`SendFile`] (`sendfile(2)` on the
-//! readiness path; io_uring has no sendfile SQE) and [`Wait`] (until an fd
-//! is readable or writable, after an `EAGAIN`).
+//! readiness path, or the pool when the file is not cached; io_uring has no
+//! sendfile SQE). An `EAGAIN` is waited out with the driver's
+//! [`Ready`](crate::driver::ops::Ready).
 //!
 //! Each holds a [`SharedFd`] clone of every fd it names, so a dropped
 //! future never leaves the kernel (or a pool thread) acting on a closed or
@@ -14,7 +15,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use io_uring::{opcode, squeue, types};
 
 use crate::driver::{BlockingJob, Completion, Fallback, Interest, OpCode, SharedFd, NO_OPCODE};
-use crate::sys::{cvt, cvt_len};
+use crate::sys::cvt_len;
 
 /// Flags of every splice: move pages where the kernel can, and never wait
 /// on a pipe (a full or empty pipe answers `EAGAIN`, and the caller waits
@@ -256,71 +257,5 @@ unsafe impl OpCode for SendFile {
 
     fn complete(self, c: Completion) -> io::Result<usize> {
         c.result.map(|n| n as usize)
-    }
-}
-
-/// Resolves when `fd` is ready for `interest` (or in error, or hung up):
-/// a zero-timeout `poll(2)` first, so readiness that came before the wait
-/// is seen at once, then the backend's wait (`POLL_ADD` on io_uring, the
-/// fd's next edge on epoll). Owns no memory; dropping it cancels the wait.
-#[derive(Debug)]
-pub(crate) struct Wait {
-    fd: SharedFd,
-    interest: Interest,
-}
-
-impl Wait {
-    pub(crate) fn new(fd: &SharedFd, interest: Interest) -> Self {
-        Wait {
-            fd: fd.clone(),
-            interest,
-        }
-    }
-}
-
-/// Whether `fd` is ready for `interest` now (a zero-timeout `poll(2)`).
-pub(crate) fn ready_now(fd: RawFd, interest: Interest) -> io::Result<bool> {
-    let events = match interest {
-        Interest::Readable => libc::POLLIN | libc::POLLRDHUP,
-        Interest::Writable => libc::POLLOUT,
-    };
-    let mut p = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd on the stack, zero timeout.
-    let n = cvt(unsafe { libc::poll(&mut p, 1, 0) })?;
-    Ok(n > 0 && p.revents != 0)
-}
-
-// SAFETY: no SQE is ever built (`NO_OPCODE`); `try_io` passes poll(2) a
-// pollfd on its own stack.
-unsafe impl OpCode for Wait {
-    type Output = io::Result<()>;
-    const CODE: u8 = NO_OPCODE;
-
-    fn sqe(&mut self) -> squeue::Entry {
-        // Never called for NO_OPCODE; a NOP is harmless if it were.
-        opcode::Nop::new().build()
-    }
-
-    fn fallback(&mut self) -> io::Result<Fallback> {
-        Ok(Fallback::Readiness {
-            fd: self.fd.as_raw_fd(),
-            interest: self.interest,
-        })
-    }
-
-    fn try_io(&mut self) -> io::Result<u32> {
-        if ready_now(self.fd.as_raw_fd(), self.interest)? {
-            Ok(0)
-        } else {
-            Err(io::ErrorKind::WouldBlock.into())
-        }
-    }
-
-    fn complete(self, c: Completion) -> io::Result<()> {
-        c.result.map(drop)
     }
 }
