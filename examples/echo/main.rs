@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use deadline::WriteLimit;
 use ringloop::Backend;
-use server::{serve, Config, LoopStats};
+use server::{serve, Config, LoopStats, Multishot};
 
 /// A thread-per-core TCP echo server (an SO_REUSEPORT listener per loop);
 /// stops gracefully on SIGINT or SIGTERM.
@@ -69,8 +69,10 @@ struct Cli {
     #[arg(long, value_name = "BYTES", default_value = "16384", value_parser = cli::count(64 << 20))]
     buf: usize,
     /// Where reads land: the loop's pooled buffers (an idle connection holds
-    /// none), or a buffer per connection
-    #[arg(long, value_name = "pooled|owned", default_value = "pooled", value_parser = ["pooled", "owned"])]
+    /// none) one receive at a time, the pool through one multishot receive
+    /// per connection (`stream`) or with receive bundles too (`bundles`,
+    /// Linux 6.10), or a buffer per connection
+    #[arg(long, value_name = "pooled|stream|bundles|owned", default_value = "pooled", value_parser = ["pooled", "stream", "bundles", "owned"])]
     recv: String,
     /// Pooled receive buffers per loop (a power of two, at most 32768)
     #[arg(long, value_name = "N", default_value = "1024", value_parser = cli::count(32_768))]
@@ -115,7 +117,12 @@ fn main() {
         max_conns_per_loop: max_conns.div_ceil(threads),
         grace,
         buf,
-        pooled: recv == "pooled",
+        pooled: recv != "owned",
+        multishot: match recv.as_str() {
+            "stream" => Multishot::Buffers,
+            "bundles" => Multishot::Bundles,
+            _ => Multishot::Off,
+        },
         idle_timeout,
         write: WriteLimit {
             window: write_timeout,

@@ -12,6 +12,7 @@
 //! | [`setup_einval`](Faults::setup_einval) | the first N attempts | drop setup flags one by one (the ladder in `uring/setup.rs`) |
 //! | [`missing_opcodes`](Faults::missing_opcodes) | the opcode probe | run those ops on the readiness or pool path; fail setup if the driver's own (NOP, READ, POLL_ADD, ASYNC_CANCEL) are missing |
 //! | [`no_buf_ring`](Faults::no_buf_ring) | buffer-ring registration | serve pooled receives on the readiness path |
+//! | [`no_bundles`](Faults::no_bundles) | the `IORING_FEAT_RECVSEND_BUNDLE` bit | receive one buffer per completion (the same bytes) |
 //! | [`enter_error`](Faults::enter_error) | every Nth `io_uring_enter` (not entered) | retry: EBUSY, EAGAIN, EINTR are transient |
 //! | [`no_reap_on_full_sq`](Faults::no_reap_on_full_sq) | flushing a full SQ | not lose completions the CQ could not hold (the kernel's overflow list) |
 //! | [`cancel_miss`](Faults::cancel_miss) | the first N results of each `ASYNC_CANCEL` | cancel again until the op is gone, so its memory and fd are freed |
@@ -40,6 +41,9 @@ mod plan {
         pub missing_opcodes: Vec<u8>,
         /// Registering the provided-buffer ring fails with `EINVAL`.
         pub no_buf_ring: bool,
+        /// The kernel reports no receive bundles
+        /// (`IORING_FEAT_RECVSEND_BUNDLE`, 6.10).
+        pub no_bundles: bool,
         /// `(errno, n)`: every `n`th `io_uring_enter` returns `errno`
         /// without entering the kernel.
         pub enter_error: Option<(i32, u32)>,
@@ -95,6 +99,10 @@ mod plan {
 
         pub(crate) fn no_buf_ring(&self) -> bool {
             self.plan.no_buf_ring
+        }
+
+        pub(crate) fn no_bundles(&self) -> bool {
+            self.plan.no_bundles
         }
 
         pub(crate) fn enter(&self) -> Option<io::Error> {
@@ -181,6 +189,10 @@ mod off {
         }
         #[inline(always)]
         pub(crate) fn no_buf_ring(&self) -> bool {
+            false
+        }
+        #[inline(always)]
+        pub(crate) fn no_bundles(&self) -> bool {
             false
         }
         #[inline(always)]

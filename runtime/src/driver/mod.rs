@@ -52,7 +52,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 pub(crate) use bufpool::BufPoolConfig;
-pub use bufpool::{BufPool, BufSlot, PooledBuf};
+pub use bufpool::{BufPool, BufSlot, PooledBuf, PooledBufs};
 pub use fd::SharedFd;
 /// The io-uring crate (version 0.7), with which an [`OpCode`] builds its
 /// SQE: `ringloop::driver::io_uring::{opcode, squeue, types}`. Hidden from

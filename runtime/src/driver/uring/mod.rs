@@ -156,7 +156,8 @@ impl UringDriver {
                 0,
             )
         }?;
-        pool.attach_ring(ring);
+        let bundles = self.ring.params().is_feature_recvsend_bundle() && !self.faults.no_bundles();
+        pool.attach_ring(ring, bundles);
         self.bufs = Some(pool.clone());
         Ok(())
     }

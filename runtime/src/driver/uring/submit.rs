@@ -177,7 +177,7 @@ impl UringDriver {
                 key => {
                     if io_uring::cqueue::buffer_select(cqe.flags()).is_some() {
                         if let Some(pool) = &self.bufs {
-                            pool.kernel_took_one();
+                            pool.kernel_took(cqe.result(), cqe.flags());
                         }
                     }
                     self.slots.complete(

@@ -27,10 +27,24 @@
 //! and doubles (up to the pool) only when the kernel is down to a quarter
 //! of those still to pick, so a loop touches as many buffers as its load
 //! keeps in flight, not the whole pool (16 MiB at 1,024 × 16 KiB).
+//!
+//! **Receive bundles** (`IORING_RECVSEND_BUNDLE`, 6.10, reported by
+//! `IORING_FEAT_RECVSEND_BUNDLE`): a multishot receive that asks for them
+//! fills several buffers of the ring in ring order from one completion,
+//! which names the first buffer and the byte count over all of them (every
+//! buffer but the last is full). When the driver reaps such a completion,
+//! the pool reads the ids that follow from the ring entries after the
+//! first one's position and links them ([`PooledBufs`] walks the links);
+//! a completion of `n` bytes took `ceil(n / size)` buffers, one for a
+//! receive without bundles. Where the kernel lacks them (or on epoll) the
+//! same receive yields one buffer per completion: the same bytes.
+
+mod handles;
+
+pub use handles::{BufSlot, PooledBuf, PooledBufs};
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::ops::Deref;
 use std::ptr::NonNull;
 use std::rc::Rc;
 use std::task::Waker;
@@ -86,6 +100,15 @@ pub struct BufPool {
     high: Cell<usize>,
     /// Receives waiting for a buffer to come back.
     waiters: RefCell<Vec<Waker>>,
+    /// Where each buffer was last written in the kernel's ring (its
+    /// position, wrapping): a bundle's first buffer's says where the rest
+    /// of the bundle is.
+    ring_pos: RefCell<Vec<u16>>,
+    /// The buffer after this one in the bundle that took it (valid from the
+    /// reap of that bundle's completion until the buffer comes back).
+    next: RefCell<Vec<u16>>,
+    /// The kernel's ring can fill several buffers per completion (6.10).
+    bundles: Cell<bool>,
 }
 
 impl BufPool {
@@ -124,6 +147,9 @@ impl BufPool {
             circulating: Cell::new(0),
             high: Cell::new(0),
             waiters: RefCell::new(Vec::new()),
+            ring_pos: RefCell::new(vec![0; cfg.count as usize]),
+            next: RefCell::new(vec![0; cfg.count as usize]),
+            bundles: Cell::new(false),
         }))
     }
 
@@ -173,10 +199,38 @@ impl BufPool {
     }
 
     /// Hands every free buffer to `ring` (io_uring): from now on the kernel
-    /// picks them.
-    pub(crate) fn attach_ring(&self, ring: BufRing) {
+    /// picks them; `bundles`: the kernel can fill several per completion.
+    pub(crate) fn attach_ring(&self, ring: BufRing, bundles: bool) {
         *self.ring.borrow_mut() = Some(ring);
+        self.bundles.set(bundles);
         self.grow_ring(RING_START);
+    }
+
+    /// Whether a multishot receive may ask for bundles (the kernel's ring
+    /// picks the buffers and has `IORING_FEAT_RECVSEND_BUNDLE`, 6.10): one
+    /// completion then carries several buffers, read with
+    /// [`from_completion`](Self::from_completion) as usual.
+    pub fn bundles(&self) -> bool {
+        self.bundles.get() && self.ring.borrow().is_some()
+    }
+
+    /// Writes buffer `id` at the ring's tail, remembering where.
+    fn push_to_ring(&self, ring: &BufRing, id: u16) {
+        let pos = ring.push(self.addr(id), self.cfg.size, id);
+        self.ring_pos.borrow_mut()[id as usize] = pos;
+    }
+
+    /// How many buffers a completion of `res` bytes filled.
+    fn span(&self, res: i32) -> usize {
+        match usize::try_from(res) {
+            Ok(n) if n > 0 => n.div_ceil(self.buf_size()),
+            _ => 1,
+        }
+    }
+
+    /// The buffer after `id` in its bundle.
+    pub(crate) fn next_in_bundle(&self, id: u16) -> u16 {
+        self.next.borrow()[id as usize]
     }
 
     /// Moves up to `n` free buffers (lowest ids first) into the kernel's
@@ -190,7 +244,7 @@ impl BufPool {
         let k = n.min(free.len());
         for _ in 0..k {
             let id = free.pop().expect("k <= free.len()");
-            ring.push(self.addr(id), self.cfg.size, id);
+            self.push_to_ring(ring, id);
             self.high.set(self.high.get().max(id as usize + 1));
         }
         if k > 0 {
@@ -229,22 +283,32 @@ impl BufPool {
     pub fn take(self: &Rc<Self>) -> Option<BufSlot> {
         let id = self.free.borrow_mut().pop()?;
         self.hold(id);
-        Some(BufSlot {
-            pool: Some(self.clone()),
-            id,
-        })
+        Some(BufSlot::new(self.clone(), id))
     }
 
-    /// The buffer a completion with `IORING_CQE_F_BUFFER` carries, holding
-    /// the completion's byte count; `None` when it carries none (an error,
-    /// `ENOBUFS`, or the end of the stream).
-    pub fn from_completion(self: &Rc<Self>, c: &super::Completion) -> Option<PooledBuf> {
+    /// The buffers a completion with `IORING_CQE_F_BUFFER` carries (one,
+    /// or a bundle's several in order), holding the completion's byte
+    /// count; `None` when it carries none (an error, `ENOBUFS`, or the end
+    /// of the stream).
+    pub fn from_completion(self: &Rc<Self>, c: &super::Completion) -> Option<PooledBufs> {
         let id = io_uring::cqueue::buffer_select(c.flags)?;
         if id as usize >= self.count() {
             return None;
         }
-        let len = c.result.as_ref().map_or(0, |&n| n as usize);
-        Some(self.handed_out(id, len))
+        let res = c.result.as_ref().map_or(0, |&n| n);
+        let len = res as usize;
+        let n = self.span(i32::try_from(res).unwrap_or(i32::MAX));
+        let size = self.buf_size();
+        let head = self.handed_out(id, len.min(size));
+        let mut at = id;
+        for k in 1..n {
+            at = self.next_in_bundle(at);
+            self.hold(at);
+            let piece = (len - k * size).min(size);
+            // The kernel wrote these bytes through the ring, unseen by valgrind.
+            crate::valgrind::mark_defined(self.addr(at), piece);
+        }
+        Some(PooledBufs::new(head, n - 1, len - len.min(size)))
     }
 
     /// Ready once a buffer came back since the last `Pending` (registers
@@ -267,10 +331,31 @@ impl BufPool {
         std::task::Poll::Pending
     }
 
-    /// The driver reaped a CQE that carries one of these buffers: the
-    /// kernel took it from the ring.
-    pub(crate) fn kernel_took_one(&self) {
-        self.in_ring.set(self.in_ring.get().saturating_sub(1));
+    /// The driver reaped a CQE that carries buffers (`res`, `flags` are
+    /// its result and flags): the kernel took them from the ring, one per
+    /// `size` bytes received; those of a bundle are linked in ring order
+    /// now, before any later push can overwrite their entries.
+    pub(crate) fn kernel_took(&self, res: i32, flags: u32) {
+        let Some(first) = io_uring::cqueue::buffer_select(flags) else {
+            return;
+        };
+        if first as usize >= self.count() {
+            return;
+        }
+        let n = self.span(res);
+        if n > 1 {
+            if let Some(ring) = self.ring.borrow().as_ref() {
+                let start = self.ring_pos.borrow()[first as usize];
+                let mut next = self.next.borrow_mut();
+                let mut at = first;
+                for k in 1..n {
+                    let id = ring.bid_at(start.wrapping_add(k as u16));
+                    next[at as usize] = id;
+                    at = id;
+                }
+            }
+        }
+        self.in_ring.set(self.in_ring.get().saturating_sub(n));
         let c = self.circulating.get();
         if self.in_ring.get() < (c / 4).max(1) && c < self.count() {
             // Double before the kernel runs dry.
@@ -278,7 +363,7 @@ impl BufPool {
         }
     }
 
-    fn hold(&self, id: u16) {
+    pub(crate) fn hold(&self, id: u16) {
         self.out.set(self.out.get() + 1);
         self.held.borrow_mut()[id as usize] = true;
         self.high.set(self.high.get().max(id as usize + 1));
@@ -290,11 +375,7 @@ impl BufPool {
         let len = len.min(self.buf_size());
         // The kernel wrote these bytes through the ring, unseen by valgrind.
         crate::valgrind::mark_defined(self.addr(id), len);
-        PooledBuf {
-            pool: self.clone(),
-            id,
-            len: len.min(self.buf_size()),
-        }
+        PooledBuf::new(self.clone(), id, len)
     }
 
     fn wait_for_buffer(&self, waker: &Waker) {
@@ -304,12 +385,12 @@ impl BufPool {
         }
     }
 
-    fn recycle(&self, id: u16) {
+    pub(crate) fn recycle(&self, id: u16) {
         self.out.set(self.out.get() - 1);
         self.held.borrow_mut()[id as usize] = false;
         match &*self.ring.borrow() {
             Some(ring) => {
-                ring.push(self.addr(id), self.cfg.size, id);
+                self.push_to_ring(ring, id);
                 ring.publish();
                 self.in_ring.set(self.in_ring.get() + 1);
             }
@@ -339,134 +420,7 @@ impl fmt::Debug for BufPool {
             .field("in_use", &self.out.get())
             .field("ring", &self.ring.borrow().is_some())
             .field("in_ring", &self.in_ring.get())
+            .field("bundles", &self.bundles.get())
             .finish()
-    }
-}
-
-/// A free buffer taken from a [`BufPool`] to receive into: give it back
-/// by dropping it (nothing received), or turn it into the [`PooledBuf`] of
-/// what was received with [`filled`](Self::filled).
-pub struct BufSlot {
-    pool: Option<Rc<BufPool>>,
-    id: u16,
-}
-
-impl BufSlot {
-    /// Where to receive: the buffer's first byte, valid for
-    /// [`len`](Self::len) bytes while the slot (then the `PooledBuf`) lives.
-    pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.pool
-            .as_ref()
-            .map_or(std::ptr::null_mut(), |p| p.addr(self.id))
-    }
-
-    /// The buffer's size.
-    pub fn len(&self) -> usize {
-        self.pool.as_ref().map_or(0, |p| p.buf_size())
-    }
-
-    /// Whether the buffer has no room (never, for a valid pool).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The first `n` bytes were received into it.
-    ///
-    /// # Safety
-    ///
-    /// The first `n` bytes (at most [`len`](Self::len)) must be initialised.
-    pub unsafe fn filled(mut self, n: usize) -> PooledBuf {
-        let pool = self.pool.take().expect("a slot holds its pool");
-        let len = n.min(pool.buf_size());
-        PooledBuf {
-            pool,
-            id: self.id,
-            len,
-        }
-    }
-}
-
-impl Drop for BufSlot {
-    fn drop(&mut self) {
-        if let Some(p) = self.pool.take() {
-            p.recycle(self.id);
-        }
-    }
-}
-
-impl fmt::Debug for BufSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BufSlot").field("id", &self.id).finish()
-    }
-}
-
-/// Bytes a pooled receive delivered, in a buffer that belongs to the loop:
-/// dropping it gives the buffer back (to the kernel's ring on io_uring).
-///
-/// `!Send`: it belongs to the loop thread that received it. Read it as a
-/// `&[u8]`; send it on with any write (it is an
-/// [`IoBuf`](crate::buf::IoBuf)); copy out what must outlive it.
-pub struct PooledBuf {
-    pool: Rc<BufPool>,
-    id: u16,
-    len: usize,
-}
-
-impl PooledBuf {
-    /// Bytes received (0 at the end of the stream).
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether it holds no bytes (the end of the stream).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Deref for PooledBuf {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        // SAFETY: buffer `id` is held by this handle alone until it drops
-        // (the kernel does not write a buffer it handed out, and the pool
-        // gives it to nobody else), and its first `len` bytes were written
-        // by the receive.
-        unsafe { std::slice::from_raw_parts(self.pool.addr(self.id), self.len) }
-    }
-}
-
-impl AsRef<[u8]> for PooledBuf {
-    fn as_ref(&self) -> &[u8] {
-        self
-    }
-}
-
-impl Drop for PooledBuf {
-    fn drop(&mut self) {
-        self.pool.recycle(self.id);
-    }
-}
-
-impl fmt::Debug for PooledBuf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PooledBuf")
-            .field("id", &self.id)
-            .field("len", &self.len)
-            .finish()
-    }
-}
-
-// SAFETY: the pointer is into the pool's allocation, which the handle keeps
-// alive (an `Rc`) and which does not move; the first `len` bytes are
-// initialised, and nobody writes them while the handle lives.
-unsafe impl crate::buf::IoBuf for PooledBuf {
-    fn stable_ptr(&self) -> *const u8 {
-        self.pool.addr(self.id)
-    }
-    fn bytes_init(&self) -> usize {
-        self.len
-    }
-    fn bytes_total(&self) -> usize {
-        self.len
     }
 }
