@@ -13,6 +13,7 @@
 //! | [`missing_opcodes`](Faults::missing_opcodes) | the opcode probe | run those ops on the readiness or pool path; fail setup if the driver's own (NOP, READ, POLL_ADD, ASYNC_CANCEL) are missing |
 //! | [`no_buf_ring`](Faults::no_buf_ring) | buffer-ring registration | serve pooled receives on the readiness path |
 //! | [`no_bundles`](Faults::no_bundles) | the `IORING_FEAT_RECVSEND_BUNDLE` bit | receive one buffer per completion (the same bytes) |
+//! | [`no_buf_inc`](Faults::no_buf_inc) | buffer-ring registration with `IOU_PBUF_RING_INC` | register without it: one receive per buffer (the same bytes) |
 //! | [`enter_error`](Faults::enter_error) | every Nth `io_uring_enter` (not entered) | retry: EBUSY, EAGAIN, EINTR are transient |
 //! | [`no_reap_on_full_sq`](Faults::no_reap_on_full_sq) | flushing a full SQ | not lose completions the CQ could not hold (the kernel's overflow list) |
 //! | [`cancel_miss`](Faults::cancel_miss) | the first N results of each `ASYNC_CANCEL` | cancel again until the op is gone, so its memory and fd are freed |
@@ -44,6 +45,9 @@ mod plan {
         /// The kernel reports no receive bundles
         /// (`IORING_FEAT_RECVSEND_BUNDLE`, 6.10).
         pub no_bundles: bool,
+        /// The buffer ring is registered without incremental consumption
+        /// (`IOU_PBUF_RING_INC`, 6.12), as on an older kernel.
+        pub no_buf_inc: bool,
         /// `(errno, n)`: every `n`th `io_uring_enter` returns `errno`
         /// without entering the kernel.
         pub enter_error: Option<(i32, u32)>,
@@ -103,6 +107,10 @@ mod plan {
 
         pub(crate) fn no_bundles(&self) -> bool {
             self.plan.no_bundles
+        }
+
+        pub(crate) fn no_buf_inc(&self) -> bool {
+            self.plan.no_buf_inc
         }
 
         pub(crate) fn enter(&self) -> Option<io::Error> {
@@ -193,6 +201,10 @@ mod off {
         }
         #[inline(always)]
         pub(crate) fn no_bundles(&self) -> bool {
+            false
+        }
+        #[inline(always)]
+        pub(crate) fn no_buf_inc(&self) -> bool {
             false
         }
         #[inline(always)]

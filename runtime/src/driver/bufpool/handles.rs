@@ -49,12 +49,7 @@ impl BufSlot {
     /// The first `n` bytes (at most [`len`](Self::len)) must be initialised.
     pub unsafe fn filled(mut self, n: usize) -> PooledBuf {
         let pool = self.pool.take().expect("a slot holds its pool");
-        let len = n.min(pool.buf_size());
-        PooledBuf {
-            pool,
-            id: self.id,
-            len,
-        }
+        PooledBuf::new(pool, self.id, 0, n)
     }
 }
 
@@ -79,16 +74,30 @@ impl fmt::Debug for BufSlot {
 /// `&[u8]`; send it on with any write (it is an
 /// [`IoBuf`](crate::buf::IoBuf)); copy out what must outlive it.
 pub struct PooledBuf {
-    pool: Rc<BufPool>,
-    id: u16,
-    len: usize,
+    pub(super) pool: Rc<BufPool>,
+    pub(super) id: u16,
+    /// Where its bytes start in buffer `id` (incremental consumption).
+    pub(super) off: u32,
+    pub(super) len: usize,
 }
 
 impl PooledBuf {
-    /// The handle of held buffer `id` with its first `len` bytes received.
-    pub(super) fn new(pool: Rc<BufPool>, id: u16, len: usize) -> PooledBuf {
-        let len = len.min(pool.buf_size());
-        PooledBuf { pool, id, len }
+    /// The handle of `len` bytes received at `off` in held buffer `id`.
+    pub(super) fn new(pool: Rc<BufPool>, id: u16, off: usize, len: usize) -> PooledBuf {
+        let off = off.min(pool.buf_size());
+        let len = len.min(pool.buf_size() - off);
+        PooledBuf {
+            pool,
+            id,
+            off: off as u32,
+            len,
+        }
+    }
+
+    /// The address of its first byte.
+    fn ptr(&self) -> *mut u8 {
+        // SAFETY: `off <= size` (see `new`): inside (or one past) buffer `id`.
+        unsafe { self.pool.addr(self.id).add(self.off as usize) }
     }
 
     /// Bytes received (0 at the end of the stream).
@@ -105,11 +114,12 @@ impl PooledBuf {
 impl Deref for PooledBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: buffer `id` is held by this handle alone until it drops
-        // (the kernel does not write a buffer it handed out, and the pool
-        // gives it to nobody else), and its first `len` bytes were written
-        // by the receive.
-        unsafe { std::slice::from_raw_parts(self.pool.addr(self.id), self.len) }
+        // SAFETY: these `len` bytes of buffer `id` were written by the
+        // receive, and nobody writes them while the handle lives: the pool
+        // gives the buffer to nobody else before every handle to it dropped,
+        // and the kernel (which may fill on after them, with incremental
+        // consumption) never writes bytes it handed out.
+        unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
     }
 }
 
@@ -129,17 +139,18 @@ impl fmt::Debug for PooledBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledBuf")
             .field("id", &self.id)
+            .field("off", &self.off)
             .field("len", &self.len)
             .finish()
     }
 }
 
 // SAFETY: the pointer is into the pool's allocation, which the handle keeps
-// alive (an `Rc`) and which does not move; the first `len` bytes are
+// alive (an `Rc`) and which does not move; the `len` bytes from it are
 // initialised, and nobody writes them while the handle lives.
 unsafe impl crate::buf::IoBuf for PooledBuf {
     fn stable_ptr(&self) -> *const u8 {
-        self.pool.addr(self.id)
+        self.ptr()
     }
     fn bytes_init(&self) -> usize {
         self.len
@@ -194,20 +205,27 @@ impl PooledBufs {
 
     /// The bytes of each buffer left, in order.
     pub fn slices(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut at = self.head.as_ref().map(|h| (h.id, h.len));
+        let head = self.head.as_ref();
+        let mut at = head.map(|h| (h.id, h.len));
         let (mut rest, mut rest_len) = (self.rest, self.rest_len);
+        let mut first = true;
         std::iter::from_fn(move || {
             let (id, len) = at.take()?;
-            let pool = &self.head.as_ref()?.pool;
+            let head = head?;
+            let pool = &head.pool;
             if rest > 0 {
                 let n = rest_len.min(pool.buf_size());
                 at = Some((pool.next_in_bundle(id), n));
                 rest -= 1;
                 rest_len -= n;
             }
-            // SAFETY: buffer `id` is held by this bundle until it drops (or
-            // yields it), which `&self` prevents while the slice lives; its
-            // first `len` bytes were written by the receive.
+            if std::mem::take(&mut first) {
+                return Some(&**head);
+            }
+            // SAFETY: buffer `id` (after the first, whose piece is `head`)
+            // is held by this bundle until it drops (or yields it), which
+            // `&self` prevents while the slice lives; its first `len` bytes
+            // were written by the receive.
             Some(unsafe { std::slice::from_raw_parts(pool.addr(id), len) })
         })
     }
@@ -234,7 +252,7 @@ impl Iterator for PooledBufs {
         if self.rest > 0 {
             let n = self.rest_len.min(head.pool.buf_size());
             let id = head.pool.next_in_bundle(head.id);
-            self.head = Some(PooledBuf::new(head.pool.clone(), id, n));
+            self.head = Some(PooledBuf::new(head.pool.clone(), id, 0, n));
             self.rest -= 1;
             self.rest_len -= n;
         }

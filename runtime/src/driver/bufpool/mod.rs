@@ -38,8 +38,26 @@
 //! a completion of `n` bytes took `ceil(n / size)` buffers, one for a
 //! receive without bundles. Where the kernel lacks them (or on epoll) the
 //! same receive yields one buffer per completion: the same bytes.
+//!
+//! **Incremental consumption** (`IOU_PBUF_RING_INC`, 6.12; the ring is
+//! registered with it where the kernel takes the flag, without it after
+//! `EINVAL`): the kernel fills a buffer piece by piece, one receive after
+//! another (of any socket), instead of spending a whole buffer on each, so
+//! large buffers cost no memory per small message. A completion with
+//! `IORING_CQE_F_BUF_MORE` leaves its last buffer in the ring, to be filled
+//! on from where it ended; the pool tracks that offset per buffer, and
+//! gives a buffer back only when a completion without `F_BUF_MORE` has
+//! retired it *and* every handle to its pieces has dropped. With bundles,
+//! a completion starts in its first buffer where the last one left off,
+//! fills the next ones from their start, and `F_BUF_MORE` is about its
+//! last one (the kernel's `io_kbuf_inc_commit`). Since one buffer id then
+//! stands for several pieces in completions not read yet (receives on
+//! different sockets are read in any order), the driver hands each
+//! completion on with a ticket in place of the buffer id, naming the
+//! buffer and the piece's start (see `reap.rs`).
 
 mod handles;
+mod reap;
 
 pub use handles::{BufSlot, PooledBuf, PooledBufs};
 
@@ -87,8 +105,8 @@ pub struct BufPool {
     ring: RefCell<Option<BufRing>>,
     /// Buffers held by callers (for tests and metrics).
     out: Cell<usize>,
-    /// Which buffers callers hold (the rest are free or in the ring).
-    held: RefCell<Vec<bool>>,
+    /// Each buffer's state.
+    state: RefCell<Vec<BufState>>,
     /// Buffers in the kernel's ring, not yet picked (io_uring): the driver
     /// counts every CQE that carries one as it reaps it.
     in_ring: Cell<usize>,
@@ -100,15 +118,32 @@ pub struct BufPool {
     high: Cell<usize>,
     /// Receives waiting for a buffer to come back.
     waiters: RefCell<Vec<Waker>>,
-    /// Where each buffer was last written in the kernel's ring (its
-    /// position, wrapping): a bundle's first buffer's says where the rest
-    /// of the bundle is.
-    ring_pos: RefCell<Vec<u16>>,
-    /// The buffer after this one in the bundle that took it (valid from the
-    /// reap of that bundle's completion until the buffer comes back).
-    next: RefCell<Vec<u16>>,
     /// The kernel's ring can fill several buffers per completion (6.10).
     bundles: Cell<bool>,
+    /// The kernel's ring consumes buffers incrementally (6.12).
+    incremental: Cell<bool>,
+    /// Incremental consumption: the piece each reaped completion not read
+    /// yet stands for (`reap.rs`).
+    tickets: RefCell<reap::Tickets>,
+}
+
+/// What the pool knows of one buffer.
+#[derive(Debug, Clone, Copy, Default)]
+struct BufState {
+    /// Live handles to its bytes (`PooledBuf`s, a `BufSlot`): it goes back
+    /// when the last drops, unless the kernel's ring still holds it.
+    pieces: u32,
+    /// In the kernel's ring (with incremental consumption, possibly with
+    /// `filled` bytes already handed out).
+    ringed: bool,
+    /// Bytes the kernel filled from its start while it stays in the ring.
+    filled: u32,
+    /// Where it was last written in the kernel's ring (wrapping): a
+    /// bundle's first buffer's says where the rest of the bundle is.
+    pos: u16,
+    /// The buffer after it in the bundle that took it (valid from the reap
+    /// of that bundle's completion until the buffer comes back).
+    next: u16,
 }
 
 impl BufPool {
@@ -142,14 +177,14 @@ impl BufPool {
             free: RefCell::new((0..cfg.count).rev().collect()),
             ring: RefCell::new(None),
             out: Cell::new(0),
-            held: RefCell::new(vec![false; cfg.count as usize]),
+            state: RefCell::new(vec![BufState::default(); cfg.count as usize]),
             in_ring: Cell::new(0),
             circulating: Cell::new(0),
             high: Cell::new(0),
             waiters: RefCell::new(Vec::new()),
-            ring_pos: RefCell::new(vec![0; cfg.count as usize]),
-            next: RefCell::new(vec![0; cfg.count as usize]),
             bundles: Cell::new(false),
+            incremental: Cell::new(false),
+            tickets: RefCell::new(reap::Tickets::default()),
         }))
     }
 
@@ -199,11 +234,20 @@ impl BufPool {
     }
 
     /// Hands every free buffer to `ring` (io_uring): from now on the kernel
-    /// picks them; `bundles`: the kernel can fill several per completion.
-    pub(crate) fn attach_ring(&self, ring: BufRing, bundles: bool) {
+    /// picks them; `bundles`: the kernel can fill several per completion;
+    /// `incremental`: the ring was registered with `IOU_PBUF_RING_INC`.
+    pub(crate) fn attach_ring(&self, ring: BufRing, bundles: bool, incremental: bool) {
         *self.ring.borrow_mut() = Some(ring);
         self.bundles.set(bundles);
+        self.incremental.set(incremental);
         self.grow_ring(RING_START);
+    }
+
+    /// Whether the kernel's ring consumes buffers incrementally
+    /// (`IOU_PBUF_RING_INC`, 6.12): several receives share a buffer, each
+    /// [`PooledBuf`] a piece of it.
+    pub fn incremental(&self) -> bool {
+        self.incremental.get() && self.ring.borrow().is_some()
     }
 
     /// Whether a multishot receive may ask for bundles (the kernel's ring
@@ -217,20 +261,15 @@ impl BufPool {
     /// Writes buffer `id` at the ring's tail, remembering where.
     fn push_to_ring(&self, ring: &BufRing, id: u16) {
         let pos = ring.push(self.addr(id), self.cfg.size, id);
-        self.ring_pos.borrow_mut()[id as usize] = pos;
-    }
-
-    /// How many buffers a completion of `res` bytes filled.
-    fn span(&self, res: i32) -> usize {
-        match usize::try_from(res) {
-            Ok(n) if n > 0 => n.div_ceil(self.buf_size()),
-            _ => 1,
-        }
+        let st = &mut self.state.borrow_mut()[id as usize];
+        st.pos = pos;
+        st.ringed = true;
+        st.filled = 0;
     }
 
     /// The buffer after `id` in its bundle.
     pub(crate) fn next_in_bundle(&self, id: u16) -> u16 {
-        self.next.borrow()[id as usize]
+        self.state.borrow()[id as usize].next
     }
 
     /// Moves up to `n` free buffers (lowest ids first) into the kernel's
@@ -259,10 +298,15 @@ impl BufPool {
     /// every receive): the buffers it held come back to the free list.
     pub(crate) fn detach_ring(&self) -> Option<BufRing> {
         let ring = self.ring.borrow_mut().take()?;
-        let held = self.held.borrow();
+        let mut state = self.state.borrow_mut();
+        state.iter_mut().for_each(|st| st.ringed = false);
         let mut free = self.free.borrow_mut();
         free.clear();
-        free.extend((0..self.cfg.count).rev().filter(|&id| !held[id as usize]));
+        free.extend(
+            (0..self.cfg.count)
+                .rev()
+                .filter(|&id| state[id as usize].pieces == 0),
+        );
         self.in_ring.set(0);
         self.circulating.set(0);
         Some(ring)
@@ -286,31 +330,6 @@ impl BufPool {
         Some(BufSlot::new(self.clone(), id))
     }
 
-    /// The buffers a completion with `IORING_CQE_F_BUFFER` carries (one,
-    /// or a bundle's several in order), holding the completion's byte
-    /// count; `None` when it carries none (an error, `ENOBUFS`, or the end
-    /// of the stream).
-    pub fn from_completion(self: &Rc<Self>, c: &super::Completion) -> Option<PooledBufs> {
-        let id = io_uring::cqueue::buffer_select(c.flags)?;
-        if id as usize >= self.count() {
-            return None;
-        }
-        let res = c.result.as_ref().map_or(0, |&n| n);
-        let len = res as usize;
-        let n = self.span(i32::try_from(res).unwrap_or(i32::MAX));
-        let size = self.buf_size();
-        let head = self.handed_out(id, len.min(size));
-        let mut at = id;
-        for k in 1..n {
-            at = self.next_in_bundle(at);
-            self.hold(at);
-            let piece = (len - k * size).min(size);
-            // The kernel wrote these bytes through the ring, unseen by valgrind.
-            crate::valgrind::mark_defined(self.addr(at), piece);
-        }
-        Some(PooledBufs::new(head, n - 1, len - len.min(size)))
-    }
-
     /// Ready once a buffer came back since the last `Pending` (registers
     /// the waker otherwise): a receive that found the pool empty waits with
     /// it, and retries.
@@ -331,51 +350,24 @@ impl BufPool {
         std::task::Poll::Pending
     }
 
-    /// The driver reaped a CQE that carries buffers (`res`, `flags` are
-    /// its result and flags): the kernel took them from the ring, one per
-    /// `size` bytes received; those of a bundle are linked in ring order
-    /// now, before any later push can overwrite their entries.
-    pub(crate) fn kernel_took(&self, res: i32, flags: u32) {
-        let Some(first) = io_uring::cqueue::buffer_select(flags) else {
-            return;
-        };
-        if first as usize >= self.count() {
-            return;
-        }
-        let n = self.span(res);
-        if n > 1 {
-            if let Some(ring) = self.ring.borrow().as_ref() {
-                let start = self.ring_pos.borrow()[first as usize];
-                let mut next = self.next.borrow_mut();
-                let mut at = first;
-                for k in 1..n {
-                    let id = ring.bid_at(start.wrapping_add(k as u16));
-                    next[at as usize] = id;
-                    at = id;
-                }
-            }
-        }
-        self.in_ring.set(self.in_ring.get().saturating_sub(n));
-        let c = self.circulating.get();
-        if self.in_ring.get() < (c / 4).max(1) && c < self.count() {
-            // Double before the kernel runs dry.
-            self.grow_ring(c.max(1));
-        }
-    }
-
+    /// One more handle to bytes of buffer `id`.
     pub(crate) fn hold(&self, id: u16) {
-        self.out.set(self.out.get() + 1);
-        self.held.borrow_mut()[id as usize] = true;
+        let st = &mut self.state.borrow_mut()[id as usize];
+        st.pieces += 1;
+        if st.pieces == 1 {
+            self.out.set(self.out.get() + 1);
+        }
         self.high.set(self.high.get().max(id as usize + 1));
     }
 
-    /// The kernel filled buffer `id` with `len` bytes (io_uring).
-    pub(crate) fn handed_out(self: &Rc<Self>, id: u16, len: usize) -> PooledBuf {
+    /// The kernel filled `len` bytes of buffer `id` from `off` (io_uring).
+    pub(crate) fn handed_out(self: &Rc<Self>, id: u16, off: usize, len: usize) -> PooledBuf {
         self.hold(id);
-        let len = len.min(self.buf_size());
+        let len = len.min(self.buf_size() - off);
         // The kernel wrote these bytes through the ring, unseen by valgrind.
-        crate::valgrind::mark_defined(self.addr(id), len);
-        PooledBuf::new(self.clone(), id, len)
+        // SAFETY: `off + len <= size`: inside buffer `id`.
+        crate::valgrind::mark_defined(unsafe { self.addr(id).add(off) }, len);
+        PooledBuf::new(self.clone(), id, off, len)
     }
 
     fn wait_for_buffer(&self, waker: &Waker) {
@@ -385,9 +377,21 @@ impl BufPool {
         }
     }
 
+    /// A handle to bytes of buffer `id` dropped: the buffer goes back when
+    /// it was the last and the kernel's ring no longer holds it.
     pub(crate) fn recycle(&self, id: u16) {
-        self.out.set(self.out.get() - 1);
-        self.held.borrow_mut()[id as usize] = false;
+        {
+            let st = &mut self.state.borrow_mut()[id as usize];
+            st.pieces -= 1;
+            if st.pieces > 0 {
+                return;
+            }
+            self.out.set(self.out.get() - 1);
+            if st.ringed {
+                // Retired later by the completion that fills it up.
+                return;
+            }
+        }
         match &*self.ring.borrow() {
             Some(ring) => {
                 self.push_to_ring(ring, id);
@@ -421,6 +425,7 @@ impl fmt::Debug for BufPool {
             .field("ring", &self.ring.borrow().is_some())
             .field("in_ring", &self.in_ring.get())
             .field("bundles", &self.bundles.get())
+            .field("incremental", &self.incremental.get())
             .finish()
     }
 }

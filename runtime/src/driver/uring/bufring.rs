@@ -23,6 +23,10 @@ use std::io;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
 
+/// `IOU_PBUF_RING_INC` (6.12): the kernel consumes buffers incrementally
+/// (see the pool's module docs); older kernels refuse it with `EINVAL`.
+pub(crate) const IOU_PBUF_RING_INC: u16 = 2;
+
 /// One entry, as the kernel reads it (uapi `struct io_uring_buf`).
 #[repr(C)]
 struct Entry {
