@@ -74,6 +74,10 @@ struct Cli {
     /// Linux 6.10), or a buffer per connection
     #[arg(long, value_name = "pooled|stream|bundles|owned", default_value = "pooled", value_parser = ["pooled", "stream", "bundles", "owned"])]
     recv: String,
+    /// Incremental consumption of the pooled buffers where the kernel has
+    /// it (Linux 6.12); off needs a build with --features fault-injection
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    buf_inc: String,
     /// Pooled receive buffers per loop (a power of two, at most 32768)
     #[arg(long, value_name = "N", default_value = "1024", value_parser = cli::count(32_768))]
     buffers: usize,
@@ -99,6 +103,7 @@ fn main() {
         min_send_rate,
         buf,
         recv,
+        buf_inc,
         buffers,
         stats: stats_every,
         health,
@@ -132,6 +137,9 @@ fn main() {
 
     let rt = shutdown::build_runtime_with("echo", backend, threads, |b| {
         b.recv_buffers(buffers as u16, buf as u32);
+        if buf_inc == "off" {
+            no_buf_inc(b);
+        }
         match health.as_str() {
             "off" => {
                 b.poll_timing(false)
@@ -224,4 +232,19 @@ fn main() {
     let failed = per_loop.iter().any(Result::is_err);
     drop(rt);
     std::process::exit(i32::from(failed));
+}
+
+/// Registers the buffer ring without incremental consumption (through the
+/// fault injector, the only switch there is: for measurements).
+#[cfg(feature = "fault-injection")]
+fn no_buf_inc(b: &mut ringloop::Builder) {
+    let mut plan = ringloop::faults::Faults::new();
+    plan.no_buf_inc = true;
+    b.faults(plan);
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn no_buf_inc(_: &mut ringloop::Builder) {
+    eprintln!("error: --buf-inc off needs a build with --features fault-injection");
+    std::process::exit(2);
 }
