@@ -160,6 +160,12 @@ impl BufPool {
     /// piece, or a bundle's several in order), holding the completion's
     /// byte count; `None` when it carries none (an error, `ENOBUFS`, or the
     /// end of the stream).
+    ///
+    /// Call it exactly once for every completion of an operation that
+    /// receives into the pool (in `complete`, `item` and the orphaned
+    /// forms alike): with incremental consumption the completion names its
+    /// piece by a ticket that this call redeems, and a completion never
+    /// turned into buffers keeps them out of the pool.
     pub fn from_completion(self: &Rc<Self>, c: &Completion) -> Option<PooledBufs> {
         let tag = cqueue::buffer_select(c.flags)?;
         let (first, start) = if self.incremental.get() {
