@@ -96,7 +96,7 @@ pub use ringloop_runtime::{buf, io, metrics, signal, sys, task, time};
 pub mod driver {
     #[doc(inline)]
     pub use ringloop_runtime::driver::{
-        ops, BlockingJob, BufPool, BufSlot, Completion, Fallback, Interest, MultiOp,
+        ops, BlockingJob, BufPool, BufSlot, Cached, Completion, Fallback, Interest, MultiOp,
         MultishotOpCode, Op, OpCode, PooledBuf, PooledBufs, SharedFd, NO_OPCODE,
     };
 

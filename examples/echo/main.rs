@@ -72,7 +72,7 @@ struct Cli {
     /// none) one receive at a time, the pool through one multishot receive
     /// per connection (`stream`) or with receive bundles too (`bundles`,
     /// Linux 6.10), or a buffer per connection
-    #[arg(long, value_name = "pooled|stream|bundles|owned", default_value = "pooled", value_parser = ["pooled", "stream", "bundles", "owned"])]
+    #[arg(long, value_name = "MODE", default_value = "pooled", value_parser = ["pooled", "stream", "bundles", "owned"])]
     recv: String,
     /// Incremental consumption of the pooled buffers where the kernel has
     /// it (Linux 6.12); off needs a build with --features fault-injection
@@ -89,6 +89,21 @@ struct Cli {
     /// (the runtime's defaults), or all (on, and stall backtraces)
     #[arg(long, value_name = "off|on|all", default_value = "on", value_parser = ["off", "on", "all"])]
     health: String,
+    /// Min-wait batching (io_uring, Linux 6.12): a parked loop waits for N
+    /// completions or USEC µs, then sleeps until the next completion or
+    /// timer; reported as not in effect elsewhere [default: off]
+    #[arg(long, value_name = "N,USEC", value_parser = min_wait)]
+    min_wait: Option<(u32, u32)>,
+}
+
+/// Parses `N,USEC` for `--min-wait`.
+fn min_wait(s: &str) -> Result<(u32, u32), String> {
+    let (n, us) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected N,USEC (completions,microseconds), got {s:?}"))?;
+    let n = n.trim().parse().map_err(|e| format!("N: {e}"))?;
+    let us = us.trim().parse().map_err(|e| format!("USEC: {e}"))?;
+    Ok((n, us))
 }
 
 fn main() {
@@ -107,6 +122,7 @@ fn main() {
         buffers,
         stats: stats_every,
         health,
+        min_wait,
     } = cli::parse();
     if addr.port() == 0 {
         // Every loop must bind the same port: pick one first.
@@ -140,6 +156,9 @@ fn main() {
         if buf_inc == "off" {
             no_buf_inc(b);
         }
+        if let Some((n, us)) = min_wait {
+            b.min_wait(n, Duration::from_micros(us.into()));
+        }
         match health.as_str() {
             "off" => {
                 b.poll_timing(false)
@@ -152,6 +171,9 @@ fn main() {
             _ => {}
         }
     });
+    if min_wait.is_some() {
+        eprintln!("echo: driver: {}", rt.driver_description());
+    }
     let announce = format!(
         "echo: listening on {addr} with {threads} loop(s) on {} ({} conns per loop at most)",
         rt.backend(),

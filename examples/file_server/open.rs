@@ -5,7 +5,8 @@
 //! `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`, so the *kernel* refuses any
 //! path that leaves the root (`..`, absolute symlinks, symlinks pointing
 //! out), whatever `path.rs` let through. io_uring: an `IORING_OP_OPENAT2`
-//! SQE (5.6). epoll: the syscall on the blocking pool. The op owns the
+//! SQE (5.6). epoll: first with `RESOLVE_CACHED` on the loop thread, then,
+//! if the lookup would block, the syscall on the blocking pool. The op owns the
 //! `CString` path and the `open_how` its SQE points to, and an `Arc` of the
 //! root fd.
 
@@ -15,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use ringloop::driver::io_uring::{opcode, squeue, types};
-use ringloop::driver::{BlockingJob, Completion, Fallback, Op, OpCode};
+use ringloop::driver::{BlockingJob, Cached, Completion, Fallback, Op, OpCode};
 use ringloop::fs::{File, Metadata};
 
 use crate::path::{self, RelPath};
@@ -25,6 +26,9 @@ use crate::path::{self, RelPath};
 /// later as not a regular file); it changes nothing for regular files.
 const OPEN_FLAGS: i32 = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK;
 const RESOLVE: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+/// Only the dentry cache (5.12): `EAGAIN` if the lookup would block (an
+/// older kernel says `EINVAL`).
+const RESOLVE_CACHED: u64 = libc::RESOLVE_CACHED;
 
 fn open_how() -> types::OpenHow {
     types::OpenHow::new()
@@ -123,6 +127,20 @@ unsafe impl OpCode for OpenAt2 {
 
     fn fallback(&mut self) -> io::Result<Fallback> {
         Ok(Fallback::Blocking)
+    }
+
+    /// The dentry cache first (`RESOLVE_CACHED`, 5.12), on the loop
+    /// thread: `EAGAIN` when the lookup would need the disk, then the pool.
+    fn try_cached(&mut self) -> Cached {
+        let how = types::OpenHow::new()
+            .flags(OPEN_FLAGS as u64)
+            .resolve(RESOLVE | RESOLVE_CACHED);
+        match openat2_now(self.root.as_raw_fd(), self.path.as_ptr(), &how) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINVAL)) => {
+                Cached::WouldBlock
+            }
+            r => Cached::Done(r),
+        }
     }
 
     fn blocking_job(&mut self) -> BlockingJob {

@@ -73,6 +73,7 @@ mod cursor;
 mod dir;
 mod error;
 mod file;
+mod file_fixed;
 mod metadata;
 mod open_options;
 mod ops;

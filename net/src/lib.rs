@@ -65,6 +65,7 @@ mod cancel;
 pub mod compat;
 mod convert;
 mod error;
+mod fixed;
 mod incoming;
 mod listener;
 mod lookup;

@@ -67,6 +67,8 @@ pub struct Builder {
     pub(crate) pin_to_cores: bool,
     pub(crate) ring_entries: u32,
     pub(crate) recv_buffers: crate::driver::BufPoolConfig,
+    pub(crate) min_wait: Option<crate::driver::MinWait>,
+    pub(crate) ring_wakes: bool,
     pub(crate) pool: PoolConfig,
     pub(crate) health: HealthConfig,
     pub(crate) faults: crate::faults::Faults,
@@ -89,6 +91,8 @@ impl Builder {
             pin_to_cores: false,
             ring_entries: 256,
             recv_buffers: crate::driver::BufPoolConfig::default(),
+            min_wait: None,
+            ring_wakes: true,
             pool: PoolConfig {
                 max_threads: 64,
                 queue_capacity: 16_384,
@@ -144,6 +148,56 @@ impl Builder {
     /// used. A bad value is an error at the first pooled receive.
     pub fn recv_buffers(&mut self, count: u16, size: u32) -> &mut Self {
         self.recv_buffers = crate::driver::BufPoolConfig { count, size };
+        self
+    }
+
+    /// Min-wait batching, for throughput servers: a loop with nothing to
+    /// run waits for `completions` completions or `wait`, whichever comes
+    /// first, then sleeps until the next completion or timer.
+    ///
+    /// Without it a parked loop wakes at the first completion, so under
+    /// load it turns once per completion or few; with it, one turn handles
+    /// a batch of up to `completions`, at the price of up to `wait` more
+    /// latency for the first of them (and for a wake from another thread).
+    /// The loop's timers still bound every wait: a timer due within `wait`
+    /// ends it at the timer's deadline. Past `wait` with nothing completed,
+    /// the loop sleeps as without the option.
+    ///
+    /// io_uring only, on kernels with `IORING_FEAT_MIN_TIMEOUT` (Linux
+    /// 6.12; `wait` is in whole µs, `completions` at most the CQ's size).
+    /// Elsewhere (an older kernel, epoll) the option is accepted and not in
+    /// effect, never an error:
+    /// [`Runtime::driver_description`](crate::Runtime::driver_description)
+    /// ends with `min_wait=NxUus` and, when it is not in effect,
+    /// `(not in effect: why)`. `completions == 0` or a zero `wait` turns it
+    /// off (the default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = ringloop::Builder::new()
+    ///     .min_wait(32, Duration::from_micros(50))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(rt.driver_description().contains("min_wait=32x50us"));
+    /// ```
+    pub fn min_wait(&mut self, completions: u32, wait: Duration) -> &mut Self {
+        let usec = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
+        self.min_wait =
+            (completions > 0 && usec > 0).then_some(crate::driver::MinWait { completions, usec });
+        self
+    }
+
+    /// Ring-to-ring wakes (on by default): when a task on one io_uring loop
+    /// wakes a task of another, or spawns onto it through its
+    /// [`Handle`](crate::Handle), the wake is a CQE the sending ring posts
+    /// into the target's (`IORING_OP_MSG_RING`, Linux 5.18), sent with the
+    /// sender's next `io_uring_enter`, instead of a write of the target's
+    /// eventfd (a syscall of its own). Wakes from threads that run no loop,
+    /// from or to epoll loops, and on kernels without MSG_RING use the
+    /// eventfd. `false` makes every wake use the eventfd (for comparison).
+    pub fn ring_wakes(&mut self, on: bool) -> &mut Self {
+        self.ring_wakes = on;
         self
     }
 

@@ -14,6 +14,8 @@
 //! | [`no_buf_ring`](Faults::no_buf_ring) | buffer-ring registration | serve pooled receives on the readiness path |
 //! | [`no_bundles`](Faults::no_bundles) | the `IORING_FEAT_RECVSEND_BUNDLE` bit | receive one buffer per completion (the same bytes) |
 //! | [`no_buf_inc`](Faults::no_buf_inc) | buffer-ring registration with `IOU_PBUF_RING_INC` | register without it: one receive per buffer (the same bytes) |
+//! | [`no_min_timeout`](Faults::no_min_timeout) | the ring's feature bits | accept `Builder::min_wait` and report it not in effect; wait as without it |
+//! | [`no_fixed_buffers`](Faults::no_fixed_buffers) | fixed-buffer registration | keep the registry on the loop only; fixed operations take the plain paths |
 //! | [`enter_error`](Faults::enter_error) | every Nth `io_uring_enter` (not entered) | retry: EBUSY, EAGAIN, EINTR are transient |
 //! | [`no_reap_on_full_sq`](Faults::no_reap_on_full_sq) | flushing a full SQ | not lose completions the CQ could not hold (the kernel's overflow list) |
 //! | [`cancel_miss`](Faults::cancel_miss) | the first N results of each `ASYNC_CANCEL` | cancel again until the op is gone, so its memory and fd are freed |
@@ -48,6 +50,10 @@ mod plan {
         /// The buffer ring is registered without incremental consumption
         /// (`IOU_PBUF_RING_INC`, 6.12), as on an older kernel.
         pub no_buf_inc: bool,
+        /// The ring reports no `IORING_FEAT_MIN_TIMEOUT` (as before 6.12).
+        pub no_min_timeout: bool,
+        /// Registering fixed buffers with the ring fails with `EINVAL`.
+        pub no_fixed_buffers: bool,
         /// `(errno, n)`: every `n`th `io_uring_enter` returns `errno`
         /// without entering the kernel.
         pub enter_error: Option<(i32, u32)>,
@@ -111,6 +117,14 @@ mod plan {
 
         pub(crate) fn no_buf_inc(&self) -> bool {
             self.plan.no_buf_inc
+        }
+
+        pub(crate) fn no_min_timeout(&self) -> bool {
+            self.plan.no_min_timeout
+        }
+
+        pub(crate) fn no_fixed_buffers(&self) -> bool {
+            self.plan.no_fixed_buffers
         }
 
         pub(crate) fn enter(&self) -> Option<io::Error> {
@@ -205,6 +219,14 @@ mod off {
         }
         #[inline(always)]
         pub(crate) fn no_buf_inc(&self) -> bool {
+            false
+        }
+        #[inline(always)]
+        pub(crate) fn no_min_timeout(&self) -> bool {
+            false
+        }
+        #[inline(always)]
+        pub(crate) fn no_fixed_buffers(&self) -> bool {
             false
         }
         #[inline(always)]

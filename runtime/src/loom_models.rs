@@ -70,6 +70,47 @@ fn loom_unpark_never_strands_a_remote_push() {
     });
 }
 
+#[test]
+fn loom_deferred_wake_never_strands_a_remote_push() {
+    model(|| {
+        let s = Shared::new(Arc::new(LoopMetrics::default())).unwrap();
+        // The rest of the pusher loop's turn, between the claim and its
+        // next enter: a step every other thread may run around (loom's
+        // `yield_now` would run the others first, and miss orders).
+        let turn = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let pushers: Vec<_> = (0..2)
+            .map(|_| {
+                let (s, turn) = (s.clone(), turn.clone());
+                loom::thread::spawn(move || {
+                    // `push_remote` from an io_uring loop: queue, claim the
+                    // wake, and deliver it at that loop's next enter.
+                    assert!(s.enqueue(Remote::Spawn(Box::new(|| {}))));
+                    let owed = s.claim_wake();
+                    turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if owed {
+                        s.write_eventfd();
+                    }
+                })
+            })
+            .collect();
+        let mut got = VecDeque::new();
+        loom::thread::yield_now();
+        s.eventfd_take();
+        s.drain(&mut got);
+        for p in pushers {
+            p.join().unwrap();
+        }
+        let left = s.queued();
+        assert_eq!(got.len() + left, 2);
+        if left > 0 {
+            assert!(
+                s.eventfd_take() > 0,
+                "{left} remote item(s) queued after the drain, and no wake owed"
+            );
+        }
+    });
+}
+
 /// Counts published results; `wait_for(n)` blocks until `n` arrived.
 #[derive(Default)]
 struct Results {

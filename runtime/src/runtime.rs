@@ -57,6 +57,8 @@ impl Runtime {
             backend: requested,
             ring_entries: b.ring_entries,
             recv_buffers: b.recv_buffers,
+            min_wait: b.min_wait,
+            ring_wakes: b.ring_wakes,
             pin: cpus,
             health: b.health.clone(),
             faults: b.faults.clone(),
@@ -187,6 +189,23 @@ impl Runtime {
     /// epoll), for logs.
     pub fn driver_description(&self) -> String {
         self.main.driver.borrow().describe()
+    }
+
+    /// Whether [`Builder::min_wait`](crate::Builder::min_wait) is in effect
+    /// on loop 0 (asked for, on io_uring, on a kernel that has it).
+    pub fn min_wait_in_effect(&self) -> bool {
+        self.main.driver.borrow().min_wait_in_effect()
+    }
+
+    /// Ring-to-ring wakes loop 0 has sent and received (`MSG_RING`), for
+    /// tests; `(0, 0)` on epoll.
+    #[doc(hidden)]
+    pub fn debug_ring_wakes(&self) -> (u64, u64) {
+        self.main
+            .driver
+            .borrow_mut()
+            .ring()
+            .map_or((0, 0), |r| r.ring_wakes())
     }
 
     /// Number of loops (threads).

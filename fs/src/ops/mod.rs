@@ -20,11 +20,13 @@ mod link;
 mod mkdir;
 mod open;
 mod read;
+mod read_fixed;
 mod rename;
 mod statx;
 mod unlink;
 mod vectored;
 mod write;
+mod write_fixed;
 
 pub(crate) use fallocate::Fallocate;
 pub(crate) use fsync::Fsync;
@@ -33,11 +35,13 @@ pub(crate) use link::{Link, Symlink};
 pub(crate) use mkdir::Mkdir;
 pub(crate) use open::Open;
 pub(crate) use read::Read;
+pub(crate) use read_fixed::ReadFixed;
 pub(crate) use rename::Rename;
 pub(crate) use statx::Statx;
 pub(crate) use unlink::Unlink;
 pub(crate) use vectored::{Readv, Writev};
 pub(crate) use write::Write;
+pub(crate) use write_fixed::WriteFixed;
 
 /// Largest length one read or write SQE carries (its `len` is 32 bits, and
 /// Linux transfers at most `0x7ffff000` bytes per call anyway).

@@ -56,16 +56,30 @@ unsafe impl<B: IoBufMut> OpCode for Readv<B> {
         Ok(Fallback::Blocking)
     }
 
+    /// `preadv2(RWF_NOWAIT)` at an offset. A short count (part of the
+    /// range cached, or the end of the file) is not taken as the result:
+    /// the pool reads the whole range again, as `preadv` would have. At
+    /// the cursor there is no cached form (a partial read would move it).
     fn try_cached(&mut self) -> Cached {
-        let pos = if self.pos == CURSOR {
-            -1
-        } else {
-            self.pos as i64
-        };
+        if self.pos == CURSOR {
+            return Cached::Skipped;
+        }
+        let total: usize = self.iovecs.iter().map(|v| v.iov_len).sum();
         let cnt = self.iovecs.len() as i32;
         // SAFETY: the iovecs describe the op's own buffers (writable for
         // their capacity), owned by the value borrowed mutably for the call.
-        unsafe { super::cached::read_nowait(self.fd.as_raw_fd(), self.iovecs.as_ptr(), cnt, pos) }
+        let r = unsafe {
+            super::cached::read_nowait(
+                self.fd.as_raw_fd(),
+                self.iovecs.as_ptr(),
+                cnt,
+                self.pos as i64,
+            )
+        };
+        match r {
+            Cached::Done(Ok(n)) if n > 0 && (n as usize) < total => Cached::WouldBlock,
+            r => r,
+        }
     }
 
     fn blocking_job(&mut self) -> BlockingJob {

@@ -33,6 +33,13 @@ impl<B: IoBuf> Write<B> {
     fn len(&self) -> usize {
         self.buf.bytes_init().min(MAX_RW)
     }
+
+    /// The fd, address, length and offset its SQE carries (for the fixed
+    /// form, `write_fixed.rs`).
+    pub(crate) fn sqe_parts(&self) -> (std::os::fd::RawFd, *const u8, u32, u64) {
+        let len = self.len() as u32;
+        (self.fd.as_raw_fd(), self.buf.stable_ptr(), len, self.pos)
+    }
 }
 
 // SAFETY: the SQE and the pool job read `bytes_init` bytes of `self.buf`,

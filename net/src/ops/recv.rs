@@ -44,6 +44,13 @@ impl<B: IoBufMut> Recv<B> {
     fn len(&self) -> u32 {
         u32::try_from(self.buf.bytes_total()).unwrap_or(u32::MAX)
     }
+
+    /// The fd, address and length its SQE carries (for the fixed form,
+    /// `recv_fixed.rs`).
+    pub(crate) fn sqe_parts(&mut self) -> (std::os::fd::RawFd, *mut u8, u32) {
+        let len = self.len();
+        (self.fd.as_raw_fd(), self.buf.stable_mut_ptr(), len)
+    }
 }
 
 // SAFETY: the SQE points into `self.buf`, an IoBufMut whose memory is stable

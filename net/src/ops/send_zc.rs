@@ -54,6 +54,12 @@ impl<B: IoBuf> SendZc<B> {
     fn len(&self) -> u32 {
         u32::try_from(self.buf.bytes_init()).unwrap_or(u32::MAX)
     }
+
+    /// The fd, address and length its SQE carries (for the fixed form,
+    /// `send_fixed.rs`).
+    pub(crate) fn sqe_parts(&self) -> (std::os::fd::RawFd, *const u8, u32) {
+        (self.fd.as_raw_fd(), self.buf.stable_ptr(), self.len())
+    }
 }
 
 // SAFETY: the SQE points into `self.buf`, stable and initialised for

@@ -7,6 +7,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use ringloop_runtime::buf::fixed::FixedBuf;
 use ringloop_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop_runtime::driver::SharedFd;
 use ringloop_runtime::io::{AsSharedFd, AsyncRead, AsyncWrite};
@@ -362,6 +363,59 @@ impl TcpStream {
     /// ```
     pub async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         self.sock.send_zc(buf).await
+    }
+
+    /// A send of a registered buffer's initialised bytes (see
+    /// `ringloop::buf::fixed`): on io_uring with the buffers in the ring's
+    /// table, one `IORING_OP_SEND_ZC` naming the buffer by index (Linux
+    /// 6.0; the kernel takes registered buffers on zero-copy sends only),
+    /// which comes back, like [`send_zc`](Self::send_zc), after the
+    /// kernel's notification. On epoll, where the kernel refused the
+    /// registration or lacks `SEND_ZC`, a plain send: same count, same
+    /// bytes.
+    ///
+    /// # Errors
+    ///
+    /// As for a send; `InvalidInput` when the buffer's registry is not
+    /// registered on this loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringloop::buf::fixed::FixedBufRegistry;
+    /// use ringloop::net::{TcpListener, TcpStream};
+    ///
+    /// ringloop::block_on(async {
+    ///     let reg = FixedBufRegistry::with_capacity(2, 4096).unwrap();
+    ///     reg.register().unwrap();
+    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = l.accept().await.unwrap();
+    ///     let mut out = reg.check_out(0).unwrap();
+    ///     out.put_slice(b"ping");
+    ///     let (n, _out) = c.send_fixed(out).await;
+    ///     assert_eq!(n.unwrap(), 4);
+    ///     let (n, got) = s.recv_fixed(reg.check_out(1).unwrap()).await;
+    ///     assert_eq!(&got[..n.unwrap()], b"ping");
+    /// });
+    /// ```
+    pub async fn send_fixed(&self, buf: FixedBuf) -> BufResult<usize, FixedBuf> {
+        self.sock.send_fixed(buf).await
+    }
+
+    /// A receive into a registered buffer, from its start, up to its
+    /// capacity: on io_uring with the buffers in the ring's table, one
+    /// `IORING_OP_READ_FIXED` on the socket (Linux 5.1; the kernel has no
+    /// registered-buffer `RECV`); elsewhere a plain receive. Returns the
+    /// count (0 at the end of the stream) and the buffer, whose length
+    /// covers what arrived.
+    ///
+    /// # Errors
+    ///
+    /// As for a receive; `InvalidInput` when the buffer's registry is not
+    /// registered on this loop.
+    pub async fn recv_fixed(&self, buf: FixedBuf) -> BufResult<usize, FixedBuf> {
+        self.sock.recv_fixed(buf).await
     }
 
     /// [`send_zc`](Self::send_zc) until every initialised byte of `buf` is

@@ -49,6 +49,39 @@ mod slice;
 /// A loop-owned receive buffer (from a pooled receive): see
 /// [`crate::driver::PooledBuf`].
 pub use crate::driver::PooledBuf;
+
+/// Registered (fixed) buffers: [`FixedBufRegistry`](fixed::FixedBufRegistry)
+/// (checked out by index), [`FixedBufPool`](fixed::FixedBufPool) (by
+/// capacity), and the handle both give, [`FixedBuf`](fixed::FixedBuf).
+///
+/// A ring has one table of registered buffers, so a loop has at most one
+/// registered registry or pool at a time. Registered with io_uring
+/// (`IORING_REGISTER_BUFFERS2`, Linux 5.13), the fixed operations name a
+/// buffer by its index and the kernel skips its per-call page lookup:
+///
+/// | operation | io_uring, buffers registered | epoll, or the kernel refused them |
+/// |---|---|---|
+/// | `File::read_fixed_at` / `write_fixed_at` | `READ_FIXED` / `WRITE_FIXED` (5.1) | plain `READ`/`WRITE` SQE; the pool on epoll |
+/// | `TcpStream::send_fixed` | `SEND_ZC` with `IORING_RECVSEND_FIXED_BUF` (6.0) | `send(2)` on readiness |
+/// | `TcpStream::recv_fixed` | `READ_FIXED` on the socket (5.1) | `recv(2)` on readiness |
+///
+/// The kernel takes `IORING_RECVSEND_FIXED_BUF` on zero-copy sends only
+/// (on 6.18 a plain `SEND` or `RECV` with it fails with `EINVAL`); so a
+/// fixed send is a zero-copy send whose buffer comes back after the
+/// kernel's notification, and a fixed receive is a `READ_FIXED`, as in
+/// tokio-uring. Every path gives the same bytes and counts.
+///
+/// A buffer checked out ([`FixedBuf`](fixed::FixedBuf)) holds the
+/// registry's memory (an `Rc`), and an operation owns its buffer until its
+/// final completion, so memory the kernel may write outlives every
+/// operation using it, also after the registry was dropped. Unregistering
+/// (or dropping the registry) fails new fixed operations with its buffers
+/// at once (`InvalidInput`; so does a buffer used on another loop); those
+/// in flight complete normally, and the ring's table is taken down once
+/// every buffer is back, so the unregistration never waits in the kernel.
+pub mod fixed {
+    pub use crate::driver::{FixedBuf, FixedBufPool, FixedBufRegistry};
+}
 pub use io_buf::{IoBuf, IoBufMut};
 pub use slice::Slice;
 

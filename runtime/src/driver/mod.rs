@@ -35,6 +35,7 @@ mod bufpool;
 pub(crate) mod current;
 mod epoll;
 mod fd;
+mod fixed;
 mod op;
 mod opbox;
 mod opcode;
@@ -54,6 +55,7 @@ use std::time::{Duration, Instant};
 pub(crate) use bufpool::BufPoolConfig;
 pub use bufpool::{BufPool, BufSlot, PooledBuf, PooledBufs};
 pub use fd::SharedFd;
+pub use fixed::{FixedBuf, FixedBufPool, FixedBufRegistry};
 /// The io-uring crate (version 0.7), with which an [`OpCode`] builds its
 /// SQE: `ringloop::driver::io_uring::{opcode, squeue, types}`. Hidden from
 /// these docs so they list ringloop's items only; see io-uring's own.
@@ -69,6 +71,7 @@ use crate::blocking::Pool;
 use crate::metrics::LoopMetrics;
 use pool::{PoolJob, PoolOrphans};
 use uring::UringDriver;
+pub(crate) use uring::WakeTarget;
 
 /// A loop's driver, shared by the loop and the operations it runs.
 pub(crate) type DriverRef = Rc<RefCell<Driver>>;
@@ -154,6 +157,9 @@ enum Inner {
 /// One loop thread's driver: its backend, and the pool path both share.
 pub(crate) struct Driver {
     inner: Inner,
+    /// Min-wait batching as configured (in effect only on a ring whose
+    /// kernel has `IORING_FEAT_MIN_TIMEOUT`).
+    min_wait: Option<MinWait>,
     pub(crate) pool: Arc<Pool>,
     orphans: PoolOrphans,
     done: Vec<Finished>,
@@ -161,6 +167,9 @@ pub(crate) struct Driver {
     bufs: Option<Rc<BufPool>>,
     buf_cfg: BufPoolConfig,
     pub(crate) metrics: Arc<LoopMetrics>,
+    /// The registered (fixed) buffers, while registered; after `inner`, so
+    /// the ring is closed before their memory can go.
+    fixed: fixed::Table,
 }
 
 macro_rules! backend {
@@ -172,11 +181,22 @@ macro_rules! backend {
     };
 }
 
-/// How a loop's io_uring is set up: its SQ size and (feature
-/// `fault-injection`) what to break in it.
+/// How a loop's io_uring is set up: its SQ size, its wait (min-wait
+/// batching, ring-to-ring wakes) and (feature `fault-injection`) what to
+/// break in it.
 pub(crate) struct RingConfig<'a> {
     pub(crate) entries: u32,
+    pub(crate) min_wait: Option<MinWait>,
+    pub(crate) ring_wakes: bool,
     pub(crate) faults: &'a crate::faults::Faults,
+}
+
+/// Min-wait batching ([`Builder::min_wait`](crate::Builder::min_wait)): a waiting park asks for
+/// `completions` completions, and takes what it has after `usec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MinWait {
+    pub(crate) completions: u32,
+    pub(crate) usec: u32,
 }
 
 impl Driver {
@@ -191,22 +211,21 @@ impl Driver {
         metrics: Arc<LoopMetrics>,
     ) -> io::Result<Driver> {
         let inner = match kind {
-            Kind::IoUring => Inner::Uring(Box::new(UringDriver::new(
-                ring.entries,
-                wake_fd,
-                metrics.clone(),
-                ring.faults,
-            )?)),
+            Kind::IoUring => {
+                Inner::Uring(Box::new(UringDriver::new(&ring, wake_fd, metrics.clone())?))
+            }
             Kind::Epoll => Inner::Epoll(epoll::EpollDriver::new(wake_fd, metrics.clone())?),
         };
         Ok(Driver {
             inner,
+            min_wait: ring.min_wait,
             pool,
             orphans: PoolOrphans::new(unpark),
             done: Vec::new(),
             bufs: None,
             buf_cfg,
             metrics,
+            fixed: fixed::Table::default(),
         })
     }
 
@@ -255,8 +274,33 @@ impl Driver {
         backend!(&mut self.inner, d => d.ring())
     }
 
+    /// The backend's description, then whether min-wait batching is in
+    /// effect: `min_wait=off`, `min_wait=Nx<usec>us`, or that with
+    /// `(not in effect: <why>)`.
     pub(crate) fn describe(&self) -> String {
-        backend!(&self.inner, d => d.describe())
+        let mut s = backend!(&self.inner, d => d.describe());
+        match self.min_wait {
+            None => s.push_str(" min_wait=off"),
+            Some(m) => {
+                s.push_str(&format!(" min_wait={}x{}us", m.completions, m.usec));
+                match &self.inner {
+                    Inner::Uring(d) if d.min_wait_in_effect() => {}
+                    Inner::Uring(_) => s.push_str(
+                        " (not in effect: the kernel lacks IORING_FEAT_MIN_TIMEOUT, 6.12)",
+                    ),
+                    Inner::Epoll(_) => s.push_str(" (not in effect: epoll)"),
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether min-wait batching was asked for and this backend does it.
+    pub(crate) fn min_wait_in_effect(&self) -> bool {
+        match &self.inner {
+            Inner::Uring(d) => d.min_wait_in_effect(),
+            Inner::Epoll(_) => false,
+        }
     }
 
     /// Operations whose memory the kernel or a pool thread may still touch.

@@ -36,6 +36,8 @@ fn fixture() -> Fixture {
         Kind::Epoll,
         crate::driver::RingConfig {
             entries: 8,
+            min_wait: None,
+            ring_wakes: false,
             faults: &Default::default(),
         },
         Default::default(),

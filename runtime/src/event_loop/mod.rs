@@ -13,6 +13,7 @@
 
 mod drained;
 mod health;
+mod ring_wake;
 mod run;
 pub(crate) mod watchdog;
 mod worker;
@@ -65,6 +66,9 @@ pub(crate) struct LoopCtx {
     /// This thread's slot in the stall watchdog's table, when stall
     /// backtraces are on.
     pub(crate) watch: Option<watchdog::Claim>,
+    /// How wakes from this thread reach other io_uring loops while this
+    /// loop is entered (ring to ring), when its ring can send them.
+    pub(crate) ring_wake: Option<Rc<dyn crate::executor::shared::RingWake>>,
 }
 
 impl LoopCtx {
@@ -95,6 +99,7 @@ pub(crate) fn with<R>(f: impl FnOnce(&LoopCtx) -> R) -> Option<R> {
 /// executor, driver and timers.
 pub(crate) struct Enter {
     _exec: crate::executor::Entered,
+    _ring_wake: crate::executor::shared::RingWakeEntered,
     _driver: crate::driver::current::Entered,
     _timers: crate::time::Entered,
 }
@@ -115,6 +120,7 @@ impl Enter {
         })?;
         Ok(Enter {
             _exec: cx.exec.enter(),
+            _ring_wake: crate::executor::shared::enter_ring_wake(cx.ring_wake.clone()),
             _driver: crate::driver::current::enter(&cx.driver),
             _timers: Timers::enter(&cx.timers),
         })

@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
+use std::os::fd::FromRawFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -51,6 +52,8 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
             kind,
             crate::driver::RingConfig {
                 entries: ring_entries,
+                min_wait: cfg.min_wait,
+                ring_wakes: cfg.ring_wakes,
                 faults: &cfg.faults,
             },
             cfg.recv_buffers,
@@ -75,6 +78,27 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
         },
     };
     let backend: Backend = driver.kind().into();
+    // Ring-to-ring wakes: other loops post into this ring (through a
+    // duplicate of its fd, which `shared` keeps open), and this loop posts
+    // into theirs when its kernel has MSG_RING.
+    let mut driver = driver;
+    let mut sends_ring_wakes = false;
+    if let (true, Some(r)) = (cfg.ring_wakes, driver.ring()) {
+        let fd = r.ring_fd();
+        // SAFETY: plain syscall on our own ring's fd.
+        let dup = crate::sys::cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })
+            .map_err(|e| crate::sys::context(e, "dup of the io_uring fd"))?;
+        // SAFETY: `dup` is new and owned by nobody else.
+        shared.set_ring(unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) });
+        sends_ring_wakes = r.sends_ring_wakes();
+    }
+    let driver = Rc::new(RefCell::new(driver));
+    let ring_wake = sends_ring_wakes.then(|| {
+        Rc::new(super::ring_wake::LoopRingWake {
+            driver: driver.clone(),
+            own: shared.id,
+        }) as Rc<dyn crate::executor::shared::RingWake>
+    });
     crate::trace::event!(
         target: "ringloop::runtime",
         tracing::Level::INFO,
@@ -94,7 +118,7 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
         lc: Rc::new(LoopCtx {
             exec: Executor::new(shared.id),
             timers: Timers::new(shared.id, metrics.clone()),
-            driver: Rc::new(RefCell::new(driver)),
+            driver,
             shared,
             pool: pool.clone(),
             metrics,
@@ -112,6 +136,7 @@ pub(crate) fn build_loop(cfg: &LoopConfig, index: usize, pool: &Arc<Pool>) -> io
             spin_since: std::cell::Cell::new(None),
             spin_count: std::cell::Cell::new(0),
             watch,
+            ring_wake,
         }),
         fallback,
     })
@@ -123,6 +148,10 @@ pub(crate) struct LoopConfig {
     pub(crate) backend: Backend,
     pub(crate) ring_entries: u32,
     pub(crate) recv_buffers: crate::driver::BufPoolConfig,
+    /// Min-wait batching (io_uring with IORING_FEAT_MIN_TIMEOUT).
+    pub(crate) min_wait: Option<crate::driver::MinWait>,
+    /// Ring-to-ring wakes between io_uring loops (MSG_RING).
+    pub(crate) ring_wakes: bool,
     /// The CPUs to pin loop i to (the i-th, wrapping), when pinning.
     pub(crate) pin: Option<Arc<[usize]>>,
     pub(crate) health: HealthConfig,

@@ -1,18 +1,38 @@
 //! The part of a loop that other threads reach: its remote queue and the
-//! eventfd that unparks its driver.
+//! wake that unparks its driver (its eventfd, or a CQE posted into its
+//! ring).
 //!
-//! Unpark protocol: a remote pusher queues its item, then writes the eventfd
+//! Unpark protocol: a remote pusher queues its item, then delivers a wake
 //! only if `notified` was clear. The loop clears `notified` at the start of
 //! each turn *before* draining the queue, so an item pushed after the drain
-//! always finds `notified` clear and writes the eventfd, which ends the
-//! driver's wait. At most one eventfd write per loop turn, however many
-//! threads wake it.
+//! always finds `notified` clear and delivers a wake, which ends the
+//! driver's wait. At most one wake per loop turn, however many threads
+//! wake it.
+//!
+//! A wake is delivered one of two ways, both kernel objects outside the
+//! memory model that end the target's wait once posted:
+//!
+//! - **eventfd**: the pusher writes the loop's eventfd (the loop keeps a
+//!   read of it armed in its ring, or the fd in its epoll set);
+//! - **ring to ring** (`IORING_OP_MSG_RING`, 5.18): when the pusher runs
+//!   on an io_uring loop of its own whose kernel has MSG_RING
+//!   ([`RingWake`], set while that loop is entered on the thread) and the
+//!   target is an io_uring loop ([`Shared::set_ring`]), the pusher's loop
+//!   queues a MSG_RING SQE that posts a CQE into the target's ring; it
+//!   reaches the kernel with that loop's next `io_uring_enter` (the end of
+//!   its current turn, or `block_on`'s flush), so the wake costs the
+//!   pusher no syscall of its own. Until then `notified` stays set and the
+//!   wake is owed, exactly as between an eventfd pusher's swap and its
+//!   write (the loom model `loom_deferred_wake_never_strands_a_remote_push`
+//!   checks that delay). A MSG_RING that fails falls back to the eventfd.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 // The unpark protocol's queue and flag: loom's under `--cfg loom`.
@@ -34,6 +54,10 @@ pub(crate) struct Shared {
     queue: ProtocolMutex<VecDeque<Remote>>,
     notified: ProtocolBool,
     eventfd: OwnedFd,
+    /// The loop's io_uring (a duplicate of its fd, so a pusher's MSG_RING
+    /// never names a closed or reused fd), when it takes ring-to-ring
+    /// wakes.
+    ring: OnceLock<OwnedFd>,
     /// Set when the loop should stop (worker threads).
     pub(crate) shutdown: AtomicBool,
 
@@ -65,6 +89,7 @@ impl Shared {
             notified: ProtocolBool::new(false),
             // SAFETY: `fd` is new and owned by nobody else.
             eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
+            ring: OnceLock::new(),
             shutdown: AtomicBool::new(false),
             metrics,
             open: AtomicBool::new(true),
@@ -79,9 +104,31 @@ impl Shared {
         self.eventfd.as_raw_fd()
     }
 
+    /// Makes the loop take ring-to-ring wakes into the io_uring `ring` (a
+    /// duplicate of the loop's ring fd, which this keeps open). Once.
+    pub(crate) fn set_ring(&self, ring: OwnedFd) {
+        let _ = self.ring.set(ring);
+    }
+
+    /// The loop's ring fd for ring-to-ring wakes, if it takes them; open
+    /// for as long as `self` lives.
+    pub(crate) fn ring_fd(&self) -> Option<RawFd> {
+        self.ring.get().map(AsRawFd::as_raw_fd)
+    }
+
     /// Queues `r` for the loop and unparks it. A loop that has shut down
     /// refuses it (false); `r` is dropped here, which cancels a spawn.
-    pub(crate) fn push_remote(&self, r: Remote) -> bool {
+    pub(crate) fn push_remote(self: &Arc<Self>, r: Remote) -> bool {
+        if !self.enqueue(r) {
+            return false;
+        }
+        self.unpark();
+        true
+    }
+
+    /// The first half of [`push_remote`](Self::push_remote): queues `r`
+    /// unless the loop refuses it (then `r` is dropped here).
+    pub(crate) fn enqueue(&self, r: Remote) -> bool {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let refused = match r {
             Remote::Spawn(_) => !self.spawns.load(Ordering::Acquire),
@@ -93,8 +140,6 @@ impl Shared {
             return false;
         }
         q.push_back(r);
-        drop(q);
-        self.unpark();
         true
     }
 
@@ -108,13 +153,34 @@ impl Shared {
     }
 
     /// Ends the loop's current or next wait.
-    pub(crate) fn unpark(&self) {
-        if !self.notified.swap(true, Ordering::AcqRel) {
-            let one = 1u64;
-            // SAFETY: writes 8 bytes from a local to our eventfd. EAGAIN
-            // (counter saturated) still leaves it readable: fine.
-            unsafe { libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    pub(crate) fn unpark(self: &Arc<Self>) {
+        if self.claim_wake() {
+            self.deliver_wake();
         }
+    }
+
+    /// Sets `notified`; true when it was clear, i.e. this caller owes the
+    /// loop a wake.
+    pub(crate) fn claim_wake(&self) -> bool {
+        !self.notified.swap(true, Ordering::AcqRel)
+    }
+
+    /// Delivers the wake a [`claim_wake`](Self::claim_wake) owes: into the
+    /// loop's ring from this thread's io_uring loop when both can, else
+    /// through the eventfd.
+    fn deliver_wake(self: &Arc<Self>) {
+        if self.ring.get().is_some() && post_ring_wake(self) {
+            return;
+        }
+        self.write_eventfd();
+    }
+
+    /// Writes the loop's eventfd, which ends its wait.
+    pub(crate) fn write_eventfd(&self) {
+        let one = 1u64;
+        // SAFETY: writes 8 bytes from a local to our eventfd. EAGAIN
+        // (counter saturated) still leaves it readable: fine.
+        unsafe { libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
     }
 
     /// Reads (and so resets) the eventfd's counter: 0 when not readable.
@@ -148,6 +214,42 @@ impl Shared {
     }
 }
 
+/// How the loop running on this thread posts a wake into another loop's
+/// ring (ring-to-ring wakes): the event loop installs one while an
+/// io_uring loop whose kernel has MSG_RING is entered ([`enter_ring_wake`]).
+pub(crate) trait RingWake {
+    /// Queues a wake of `target` (whose [`Shared::ring_fd`] is set) in this
+    /// thread's ring; false when it cannot (then the caller writes the
+    /// target's eventfd).
+    fn post(&self, target: &Arc<Shared>) -> bool;
+}
+
+thread_local! {
+    static RING_WAKE: RefCell<Option<Rc<dyn RingWake>>> = const { RefCell::new(None) };
+}
+
+fn post_ring_wake(target: &Arc<Shared>) -> bool {
+    let hook = RING_WAKE.try_with(|h| h.borrow().clone()).ok().flatten();
+    hook.is_some_and(|h| h.post(target))
+}
+
+/// While alive, wakes from this thread go ring to ring through `w`.
+pub(crate) struct RingWakeEntered {
+    prev: Option<Rc<dyn RingWake>>,
+}
+
+pub(crate) fn enter_ring_wake(w: Option<Rc<dyn RingWake>>) -> RingWakeEntered {
+    let prev = RING_WAKE.with(|h| std::mem::replace(&mut *h.borrow_mut(), w));
+    RingWakeEntered { prev }
+}
+
+impl Drop for RingWakeEntered {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = RING_WAKE.try_with(|h| *h.borrow_mut() = prev);
+    }
+}
+
 /// Waking a loop's `Shared` unparks the loop: the driver gives this waker
 /// to work it waits on outside any task (an orphaned pool job).
 impl std::task::Wake for Shared {
@@ -172,7 +274,7 @@ impl Shared {
 
     /// Asks a worker loop to stop, letting its tasks run until `grace`
     /// (if any) first.
-    pub(crate) fn request_shutdown(&self, grace: Option<Instant>) {
+    pub(crate) fn request_shutdown(self: &Arc<Self>, grace: Option<Instant>) {
         *self.grace.lock().unwrap_or_else(|p| p.into_inner()) = grace;
         self.stop_spawns();
         self.shutdown.store(true, Ordering::SeqCst);

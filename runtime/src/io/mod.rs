@@ -63,7 +63,7 @@
 //! |---|---|---|
 //! | [`splice`], pipes and sockets | `splice(2)` on the loop thread, non-blocking | the same |
 //! | [`splice`], a regular file at one end | a `SPLICE` SQE (the kernel's worker reads the file) | `splice(2)` on the blocking pool |
-//! | [`copy_file_to_socket`] | a `SPLICE` SQE file → pipe, then `splice(2)` pipe → socket on the loop thread | `sendfile(2)` on the loop thread, file → socket |
+//! | [`copy_file_to_socket`] | a `SPLICE` SQE file → pipe, then `splice(2)` pipe → socket on the loop thread | `sendfile(2)` file → socket: on the loop thread when `cachestat(2)` (6.5) says the range is in the page cache, else on the blocking pool |
 //! | [`zero_copy`] | `splice(2)` socket → pipe → socket on the loop thread | the same |
 //!
 //! Why not a `SPLICE` SQE between pipes and sockets: the kernel hands every
@@ -82,7 +82,10 @@
 //! io_uring, the fd's next edge on epoll), then tries again. Only a
 //! regular file's read can block, and that is what the pool (epoll) or the
 //! kernel's worker (io_uring) is for. `sendfile(2)` on epoll is what
-//! reactor servers do (nginx): it may block the loop on a cold page cache.
+//! reactor servers do (nginx), but there it may block the loop on a cold
+//! page cache; here each step first asks `cachestat(2)` (6.5) whether its
+//! range is cached, and sends from the pool when it may not be (on a
+//! kernel without `cachestat`, from the loop thread as before).
 //!
 //! **Dropping one of these futures**: every operation holds a clone of each
 //! fd it names, so the fds (and the pipe) stay open until the kernel's or

@@ -17,6 +17,19 @@
 //!
 //! Cross-thread unpark: a `READ` of the runtime's eventfd is kept armed in
 //! the ring; another thread writes the eventfd and the wait returns.
+//! Another io_uring loop instead posts a CQE straight into this ring with
+//! `MSG_RING` (`msg.rs`), which ends the wait the same way.
+//!
+//! Min-wait batching (`Builder::min_wait`, `IORING_FEAT_MIN_TIMEOUT`,
+//! 6.12): the waiting enter asks for N completions and gives the kernel a
+//! minimum wait of M µs (`min_wait_usec` of `io_uring_getevents_arg`):
+//! the kernel returns once N are there, or once M µs have passed with at
+//! least one; with none by then it sleeps on until the first completion or
+//! the timeout. The timeout stays the next timer deadline and bounds the
+//! whole wait: M is cut to the time left before it (the kernel does not
+//! end a min-wait early for the general timeout), and with no timer at all
+//! the timeout is a day, because a min-wait with no timeout ends at M
+//! even with no completion (an idle loop would wake every M µs).
 //!
 //! Cancellation is certain, not best effort (`cancel.rs`). Drop cancels
 //! every slot the same way and waits for every final CQE before the ring
@@ -26,6 +39,8 @@
 
 mod bufring;
 mod cancel;
+mod fixed;
+mod msg;
 mod setup;
 mod slots;
 mod submit;
@@ -41,9 +56,10 @@ use io_uring::{opcode, squeue, types, IoUring, Probe};
 use super::op::{Finished, Nothing, Orphan};
 use super::opcode::{Completion, Interest};
 use super::BufPool;
-use super::{IoDriver, ReadyWait};
+use super::{IoDriver, MinWait, ReadyWait, RingConfig};
 use crate::metrics::LoopMetrics;
 pub(crate) use bufring::BufRing;
+pub(crate) use msg::WakeTarget;
 use slots::{AfterDrop, Slots};
 use std::rc::Rc;
 
@@ -55,6 +71,9 @@ const IGNORE_TOKEN: u64 = u64::MAX;
 /// `user_data` of fire-and-forget `CLOSE`s: only counted, so the driver's
 /// drop can wait for them (a dropped runtime has closed its fds).
 const CLOSE_TOKEN: u64 = u64::MAX - 2;
+/// `user_data` of the CQE another loop posts into this ring with
+/// `MSG_RING` to wake it (`msg.rs`).
+const RING_WAKE_TOKEN: u64 = u64::MAX - 3;
 /// Tag of an `ASYNC_CANCEL`'s `user_data`: the rest is the target's token
 /// (slot tokens use bits 0..62, see `slots.rs`).
 const CANCEL_TAG: u64 = 1 << 62;
@@ -87,6 +106,19 @@ pub(crate) struct UringDriver {
     metrics: Arc<LoopMetrics>,
     /// Faults to inject (feature `fault-injection`; a unit otherwise).
     faults: crate::faults::Injector,
+    /// The kernel has `IORING_FEAT_MIN_TIMEOUT` (6.12).
+    min_timeout: bool,
+    /// Min-wait batching as asked for (`Builder::min_wait`), when the
+    /// kernel has it: what the waiting enter uses.
+    min_wait: Option<MinWait>,
+    /// Whether this ring sends ring-to-ring wakes (MSG_RING probed and
+    /// allowed by the builder).
+    msg_ring: bool,
+    /// The loops this ring has sent ring-to-ring wakes to (`msg.rs`).
+    msg_targets: slab::Slab<Arc<dyn WakeTarget>>,
+    /// Ring-to-ring wakes sent and received (for tests and `describe`).
+    ring_wakes_sent: u64,
+    ring_wakes_received: u64,
 }
 
 impl UringDriver {
@@ -99,15 +131,24 @@ impl UringDriver {
     }
 
     pub(crate) fn new(
-        entries: u32,
+        cfg: &RingConfig<'_>,
         wake_fd: RawFd,
         metrics: Arc<LoopMetrics>,
-        faults: &crate::faults::Faults,
     ) -> io::Result<Self> {
-        let faults = crate::faults::Injector::new(faults);
-        let s = setup::setup(entries, &faults)?;
+        let faults = crate::faults::Injector::new(cfg.faults);
+        let s = setup::setup(cfg.entries, &faults)?;
         let ext_arg = s.ring.params().is_feature_ext_arg();
         let enter = setup::EnterTarget::new(&s.ring);
+        // The kernel caps a wait's completion count at the CQ's size.
+        let min_wait_asked = cfg.min_wait.map(|m| MinWait {
+            completions: m.completions.clamp(1, s.ring.params().cq_entries()),
+            usec: m.usec,
+        });
+        let min_timeout = ext_arg && setup::has_min_timeout(&s.ring, &faults);
+        let min_wait = min_wait_asked.filter(|_| min_timeout);
+        let msg_ring = cfg.ring_wakes
+            && s.probe.is_supported(opcode::MsgRingData::CODE)
+            && !faults.missing(opcode::MsgRingData::CODE);
         let mut d = UringDriver {
             ring: s.ring,
             slots: Slots::default(),
@@ -127,6 +168,12 @@ impl UringDriver {
             closes: 0,
             metrics,
             faults,
+            min_timeout,
+            min_wait,
+            msg_ring,
+            msg_targets: slab::Slab::new(),
+            ring_wakes_sent: 0,
+            ring_wakes_received: 0,
         };
         d.arm_wake()?;
         Ok(d)
@@ -134,6 +181,22 @@ impl UringDriver {
 
     pub(crate) fn supports(&self, code: u8) -> bool {
         self.probe.is_supported(code) && !self.faults.missing(code)
+    }
+
+    /// Whether min-wait batching was asked for and the kernel does it.
+    pub(crate) fn min_wait_in_effect(&self) -> bool {
+        self.min_wait.is_some()
+    }
+
+    /// This ring's fd, for other loops' ring-to-ring wakes.
+    pub(crate) fn ring_fd(&self) -> RawFd {
+        use std::os::fd::AsRawFd;
+        self.ring.as_raw_fd()
+    }
+
+    /// Ring-to-ring wakes this ring sent and received so far.
+    pub(crate) fn ring_wakes(&self) -> (u64, u64) {
+        (self.ring_wakes_sent, self.ring_wakes_received)
     }
 
     /// Registers `pool`'s buffers as a provided-buffer ring (5.19); `Err`
@@ -304,6 +367,7 @@ impl IoDriver for UringDriver {
         if !self.wake_armed {
             self.arm_wake()?;
         }
+        self.prune_msg_targets();
         Ok(())
     }
 
@@ -397,7 +461,7 @@ impl IoDriver for UringDriver {
     fn describe(&self) -> String {
         format!(
             "io_uring sq={} cq={} single_issuer={} defer_taskrun={} coop_taskrun={} ext_arg={} \
-             registered_ring={} no_iowait={}",
+             registered_ring={} no_iowait={} msg_ring={} min_timeout={}",
             self.ring.params().sq_entries(),
             self.ring.params().cq_entries(),
             self.flags.single_issuer,
@@ -406,6 +470,8 @@ impl IoDriver for UringDriver {
             self.ext_arg,
             self.enter.registered,
             self.enter.no_iowait,
+            self.msg_ring,
+            self.min_timeout,
         )
     }
 
@@ -467,6 +533,7 @@ impl Drop for UringDriver {
             self.reap();
         }
         self.wakes.clear();
+        self.abandon_msgs();
         // No receive is left: take the buffer ring back from the kernel.
         if let Some(pool) = self.bufs.take() {
             if let Some(ring) = pool.detach_ring() {

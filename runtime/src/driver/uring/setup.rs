@@ -133,6 +133,12 @@ impl EnterTarget {
     }
 }
 
+/// Whether the kernel takes a minimum wait in `io_uring_getevents_arg`
+/// (`IORING_FEAT_MIN_TIMEOUT`, 6.12; the field was `pad` before).
+pub(crate) fn has_min_timeout(ring: &IoUring, faults: &crate::faults::Injector) -> bool {
+    ring.params().is_feature_min_timeout() && !faults.no_min_timeout()
+}
+
 /// A freshly set-up ring with what the kernel told us about it.
 pub(crate) struct Setup {
     pub(crate) ring: IoUring,

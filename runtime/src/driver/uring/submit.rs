@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{UringDriver, CANCEL_TAG, CLOSE_TOKEN, IGNORE_TOKEN, WAKE_TOKEN};
+use super::msg::MSG_TAG;
+use super::{
+    MinWait, UringDriver, CANCEL_TAG, CLOSE_TOKEN, IGNORE_TOKEN, RING_WAKE_TOKEN, WAKE_TOKEN,
+};
 
 /// `IORING_ENTER_GETEVENTS` (uapi value): wait for / reap completions.
 const ENTER_GETEVENTS: u32 = 1 << 0;
@@ -21,6 +24,20 @@ const ENTER_EXT_ARG: u32 = 1 << 3;
 const ENTER_REGISTERED_RING: u32 = 1 << 4;
 /// `IORING_ENTER_NO_IOWAIT` (uapi value, 6.15): the wait is not iowait.
 const ENTER_NO_IOWAIT: u32 = 1 << 7;
+/// The timeout of a min-wait park with no timer: a min-wait without a
+/// timeout ends after its minimum even with nothing to reap, so an idle
+/// loop would wake every few µs; with this it wakes once a day.
+const NO_TIMER_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// The `min_wait_usec` for a wait that must end by `timeout`: the
+/// configured minimum, cut to the time left (rounded up to a whole µs),
+/// because the kernel ends a min-wait at its minimum, not at an earlier
+/// timeout.
+pub(super) fn min_wait_usec(m: MinWait, timeout: Duration) -> u32 {
+    let left = timeout.as_nanos().div_ceil(1000);
+    let left = u32::try_from(left).unwrap_or(u32::MAX);
+    m.usec.min(left).max(1)
+}
 
 impl UringDriver {
     pub(super) fn arm_wake(&mut self) -> io::Result<()> {
@@ -138,8 +155,23 @@ impl UringDriver {
                 Err(e) => Err(e),
             };
         }
-        let r = match timeout {
-            Some(t) if wait && self.ext_arg => {
+        let r = match (self.min_wait, timeout) {
+            (Some(m), t) if wait => {
+                // Min-wait batching: `m.completions` completions, or what
+                // is there after the minimum; the timer bounds it all.
+                let t = t.unwrap_or(NO_TIMER_WAIT);
+                let ts = types::Timespec::from(t);
+                let args = types::SubmitArgs::new()
+                    .timespec(&ts)
+                    .min_wait_usec(min_wait_usec(m, t));
+                // SAFETY: `args` and `ts` outlive the call; the flags match
+                // the argument type (EXT_ARG with a getevents_arg, whose
+                // min_wait_usec the kernel reads: FEAT_MIN_TIMEOUT).
+                unsafe {
+                    self.sys_enter(to_submit, m.completions, flags | ENTER_EXT_ARG, Some(&args))
+                }
+            }
+            (_, Some(t)) if wait && self.ext_arg => {
                 let ts = types::Timespec::from(t);
                 let args = types::SubmitArgs::new().timespec(&ts);
                 // SAFETY: `args` and `ts` outlive the call; the flags match
@@ -162,6 +194,9 @@ impl UringDriver {
         for cqe in &mut cq {
             match cqe.user_data() {
                 WAKE_TOKEN => self.wake_armed = false,
+                // Another loop's MSG_RING: the wait is over, as with the
+                // eventfd read, and there is no read to re-arm.
+                RING_WAKE_TOKEN => self.ring_wakes_received += 1,
                 IGNORE_TOKEN => {}
                 CLOSE_TOKEN => self.closes = self.closes.saturating_sub(1),
                 // -ENOENT / -EALREADY: not cancelled (see the module docs);
@@ -173,6 +208,9 @@ impl UringDriver {
                     if res < 0 && !crate::mutant::on("cancel_result_ignored") {
                         self.cancel_again.push(cancel & !CANCEL_TAG);
                     }
+                }
+                msg if msg & MSG_TAG != 0 => {
+                    super::msg::failed(&self.msg_targets, msg & !MSG_TAG, cqe.result());
                 }
                 key => {
                     let mut flags = cqe.flags();

@@ -121,6 +121,9 @@ pub struct FileToSocket {
     queued: usize,
     /// The file ended before the range did.
     eof: bool,
+    /// The file's length, read (`fstat`) only when the page cache check
+    /// needs it (a range that may reach past the end).
+    size: Option<u64>,
     /// A step is running, or one was dropped before it finished (what it
     /// moved is unknown: the copy and its pipe cannot go on).
     busy: bool,
@@ -144,6 +147,7 @@ impl FileToSocket {
             pipe: None,
             queued: 0,
             eof: false,
+            size: None,
             busy: false,
             path: None,
         }
@@ -281,14 +285,34 @@ impl FileToSocket {
         }
     }
 
+    /// Whether the next `want` bytes may not all be in the page cache (then
+    /// `sendfile` goes to the pool, where waiting for the disk holds no
+    /// loop). Unknown (no `cachestat`) counts as cached: the loop thread,
+    /// as before.
+    fn may_wait_for_disk(&mut self, want: u64) -> bool {
+        let fd = self.file.as_raw_fd();
+        let bound = self.size.unwrap_or(u64::MAX);
+        match super::cache::all_cached(fd, self.next, want, bound) {
+            Some(false) if self.size.is_none() => {
+                // Maybe only past the end: look at the file's length once.
+                let size = file_size(fd).unwrap_or(u64::MAX);
+                self.size = Some(size);
+                super::cache::all_cached(fd, self.next, want, size) == Some(false)
+            }
+            Some(cached) => !cached,
+            None => false,
+        }
+    }
+
     async fn sendfile_step(&mut self) -> io::Result<usize> {
         if self.eof || self.next >= self.end {
             return Ok(0);
         }
         let off = self.offset()?;
         let want = (self.end - self.next).min(SENDFILE_CHUNK) as usize;
+        let on_pool = self.may_wait_for_disk(want as u64);
         loop {
-            match Op::new(SendFile::new(&self.socket, &self.file, off, want)).await {
+            match Op::new(SendFile::new(&self.socket, &self.file, off, want, on_pool)).await {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(0);
@@ -299,6 +323,10 @@ impl FileToSocket {
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // On the pool, the socket was full: wait for it here.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait(&self.socket, Interest::Writable).await?;
+                }
                 Err(e) => {
                     let (s, f) = (self.socket.as_raw_fd(), self.file.as_raw_fd());
                     let what = format_args!("sendfile(socket fd {s}, file fd {f}) at {off}");
@@ -307,4 +335,13 @@ impl FileToSocket {
             }
         }
     }
+}
+
+/// The length of the file `fd` (`fstat`).
+fn file_size(fd: std::os::fd::RawFd) -> io::Result<u64> {
+    // SAFETY: `stat` is plain data; all-zero is a valid value to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid, writable `stat` for the call.
+    crate::sys::cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st.st_size as u64)
 }

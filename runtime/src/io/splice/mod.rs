@@ -10,6 +10,7 @@
 //! leaves behind and what the errors say: see the [`io`](crate::io#zero-copy-splice-and-sendfile)
 //! module docs.
 
+mod cache;
 mod copy;
 mod file;
 mod ops;

@@ -156,27 +156,53 @@ unsafe impl OpCode for Splice {
     }
 }
 
-/// `sendfile(socket, file, &offset, len)`: no SQE exists, so it always
-/// takes the readiness path (`EAGAIN` waits until the socket is writable;
-/// a `POLL_ADD` on io_uring). Like every reactor server's sendfile, it runs
-/// on the loop thread and may block it on a cold page cache.
+/// `sendfile(socket, file, &offset, len)`: no SQE exists. When the file's
+/// pages are in the page cache (`on_pool == false`) it takes the readiness
+/// path (`EAGAIN` waits until the socket is writable; a `POLL_ADD` on
+/// io_uring) on the loop thread, where it cannot block; when they may not
+/// be, it runs on the blocking pool, which waits for the disk instead of
+/// the loop (the socket is non-blocking there too: a full socket answers
+/// `EAGAIN` and the caller waits for it on the loop).
 #[derive(Debug)]
 pub(crate) struct SendFile {
     socket: SharedFd,
     file: SharedFd,
     offset: libc::off_t,
     len: usize,
+    on_pool: bool,
 }
 
 impl SendFile {
-    pub(crate) fn new(socket: &SharedFd, file: &SharedFd, offset: i64, len: usize) -> Self {
+    pub(crate) fn new(
+        socket: &SharedFd,
+        file: &SharedFd,
+        offset: i64,
+        len: usize,
+        on_pool: bool,
+    ) -> Self {
         SendFile {
             socket: socket.clone(),
             file: file.clone(),
             offset,
             len,
+            on_pool,
         }
     }
+}
+
+/// One `sendfile(2)`.
+///
+/// # Safety
+///
+/// `offset` must be valid for reads and writes for the call.
+unsafe fn send_file(
+    socket: RawFd,
+    file: RawFd,
+    offset: *mut libc::off_t,
+    len: usize,
+) -> io::Result<u32> {
+    // SAFETY: forwarded from the caller; the fds are plain numbers.
+    cvt_len(unsafe { libc::sendfile(socket, file, offset, len) })
 }
 
 // SAFETY: no SQE is ever built (`NO_OPCODE`); `try_io` passes a pointer to
@@ -191,6 +217,9 @@ unsafe impl OpCode for SendFile {
     }
 
     fn fallback(&mut self) -> io::Result<Fallback> {
+        if self.on_pool {
+            return Ok(Fallback::Blocking);
+        }
         Ok(Fallback::Readiness {
             fd: self.socket.as_raw_fd(),
             interest: Interest::Writable,
@@ -198,16 +227,31 @@ unsafe impl OpCode for SendFile {
     }
 
     fn try_io(&mut self) -> io::Result<u32> {
-        // SAFETY: fds held by the op; `offset` is a valid off_t it owns.
-        let n = unsafe {
-            libc::sendfile(
+        // SAFETY: `offset` is an off_t the op owns, borrowed for the call.
+        unsafe {
+            send_file(
                 self.socket.as_raw_fd(),
                 self.file.as_raw_fd(),
                 &mut self.offset,
                 self.len,
             )
+        }
+    }
+
+    fn blocking_job(&mut self) -> BlockingJob {
+        let (s, f, len) = (self.socket.as_raw_fd(), self.file.as_raw_fd(), self.len);
+        let offset = &mut self.offset as *mut libc::off_t as usize;
+        // `offset` points into the op value, which the runtime keeps alive
+        // and in place until the job returns, also when the future is
+        // dropped (BlockingJob contract); the op's fd clones keep both fds
+        // open until then.
+        let job = move || {
+            // SAFETY: as above: the off_t lives in the op value until the
+            // job has returned.
+            unsafe { send_file(s, f, offset as *mut libc::off_t, len) }
         };
-        cvt_len(n)
+        // SAFETY: see the closure: only fd numbers and the op's own off_t.
+        unsafe { BlockingJob::new(job) }
     }
 
     fn complete(self, c: Completion) -> io::Result<usize> {
