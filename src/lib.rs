@@ -97,7 +97,7 @@ pub mod driver {
     #[doc(inline)]
     pub use ringloop_runtime::driver::{
         ops, BlockingJob, BufPool, BufSlot, Cached, Completion, Fallback, Interest, MultiOp,
-        MultishotOpCode, Op, OpCode, PooledBuf, SharedFd, NO_OPCODE,
+        MultishotOpCode, Op, OpCode, PooledBuf, PooledBufs, SharedFd, NO_OPCODE,
     };
 
     #[doc(hidden)]

@@ -36,6 +36,7 @@ const PROGRAMS: &[(&str, Flags)] = &[
             ("--min-send-rate", Some("4096")),
             ("--buf", Some("16384")),
             ("--recv", Some("pooled")),
+            ("--buf-inc", Some("on")),
             ("--buffers", Some("1024")),
             ("--stats", Some("off")),
             ("--health", Some("on")),

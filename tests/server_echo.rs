@@ -45,6 +45,7 @@ fn start(b: Backend, threads: usize, max_conns_per_loop: usize) -> Server {
         // The server's default; `--recv owned` is covered by the binary
         // tests (server_signals) and the comparison bench.
         pooled: true,
+        multishot: server::Multishot::Off,
         idle_timeout: Duration::from_secs(60),
         write: deadline::WriteLimit {
             window: Duration::from_secs(10),

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use deadline::WriteLimit;
 use ringloop::Backend;
-use server::{serve, Config, LoopStats};
+use server::{serve, Config, LoopStats, Multishot};
 
 /// A thread-per-core TCP echo server (an SO_REUSEPORT listener per loop);
 /// stops gracefully on SIGINT or SIGTERM.
@@ -69,9 +69,15 @@ struct Cli {
     #[arg(long, value_name = "BYTES", default_value = "16384", value_parser = cli::count(64 << 20))]
     buf: usize,
     /// Where reads land: the loop's pooled buffers (an idle connection holds
-    /// none), or a buffer per connection
-    #[arg(long, value_name = "pooled|owned", default_value = "pooled", value_parser = ["pooled", "owned"])]
+    /// none) one receive at a time, the pool through one multishot receive
+    /// per connection (`stream`) or with receive bundles too (`bundles`,
+    /// Linux 6.10), or a buffer per connection
+    #[arg(long, value_name = "MODE", default_value = "pooled", value_parser = ["pooled", "stream", "bundles", "owned"])]
     recv: String,
+    /// Incremental consumption of the pooled buffers where the kernel has
+    /// it (Linux 6.12); off needs a build with --features fault-injection
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    buf_inc: String,
     /// Pooled receive buffers per loop (a power of two, at most 32768)
     #[arg(long, value_name = "N", default_value = "1024", value_parser = cli::count(32_768))]
     buffers: usize,
@@ -112,6 +118,7 @@ fn main() {
         min_send_rate,
         buf,
         recv,
+        buf_inc,
         buffers,
         stats: stats_every,
         health,
@@ -131,7 +138,12 @@ fn main() {
         max_conns_per_loop: max_conns.div_ceil(threads),
         grace,
         buf,
-        pooled: recv == "pooled",
+        pooled: recv != "owned",
+        multishot: match recv.as_str() {
+            "stream" => Multishot::Buffers,
+            "bundles" => Multishot::Bundles,
+            _ => Multishot::Off,
+        },
         idle_timeout,
         write: WriteLimit {
             window: write_timeout,
@@ -141,6 +153,9 @@ fn main() {
 
     let rt = shutdown::build_runtime_with("echo", backend, threads, |b| {
         b.recv_buffers(buffers as u16, buf as u32);
+        if buf_inc == "off" {
+            no_buf_inc(b);
+        }
         if let Some((n, us)) = min_wait {
             b.min_wait(n, Duration::from_micros(us.into()));
         }
@@ -229,8 +244,29 @@ fn main() {
         ],
         "a message is one read and its echo; the runtime's figures follow",
     );
-    println!("{}", rt.metrics());
+    let m = rt.metrics();
+    println!("{m}");
+    // The total behind "events per turn" (receive bundles cut it).
+    println!(
+        "  {:<46}{:>16}  CQEs or epoll events",
+        "events reaped", m.events
+    );
     let failed = per_loop.iter().any(Result::is_err);
     drop(rt);
     std::process::exit(i32::from(failed));
+}
+
+/// Registers the buffer ring without incremental consumption (through the
+/// fault injector, the only switch there is: for measurements).
+#[cfg(feature = "fault-injection")]
+fn no_buf_inc(b: &mut ringloop::Builder) {
+    let mut plan = ringloop::faults::Faults::new();
+    plan.no_buf_inc = true;
+    b.faults(plan);
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn no_buf_inc(_: &mut ringloop::Builder) {
+    eprintln!("error: --buf-inc off needs a build with --features fault-injection");
+    std::process::exit(2);
 }

@@ -16,6 +16,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
+use ringloop::driver::PooledBufs;
 use ringloop::io::AsyncRead;
 use ringloop::net::{TcpListener, TcpStream};
 
@@ -34,10 +35,25 @@ pub struct Config {
     /// Receive into the loop's pooled buffers (an idle connection holds
     /// none) rather than into a buffer each connection owns.
     pub pooled: bool,
+    /// With `pooled`: one receive at a time, or one multishot receive per
+    /// connection (with or without receive bundles).
+    pub multishot: Multishot,
     /// A connection that sends nothing for this long is closed.
     pub idle_timeout: Duration,
     /// The minimum send rate (`--write-timeout`, `--min-send-rate`).
     pub write: WriteLimit,
+}
+
+/// How a pooled connection receives (`--recv pooled|stream|bundles`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Multishot {
+    /// `recv_pooled`, one receive at a time after the previous echo.
+    Off,
+    /// `recv_stream`: one multishot receive, one buffer per completion.
+    Buffers,
+    /// `recv_bundles`: one multishot receive, a completion fills as many
+    /// buffers as the queued bytes need (Linux 6.10; one elsewhere).
+    Bundles,
 }
 
 /// What one loop did.
@@ -137,7 +153,11 @@ pub async fn serve(
                 dog: Watchdog::default(),
                 pace: Pace::new(cfg.write, stream.as_raw_fd()),
             };
-            let r = if cfg.pooled {
+            let r = if cfg.pooled && cfg.multishot == Multishot::Bundles {
+                echo_multishot(&stream, stream.recv_bundles(), &st, &mut t).await
+            } else if cfg.pooled && cfg.multishot == Multishot::Buffers {
+                echo_multishot(&stream, stream.recv_stream(), &st, &mut t).await
+            } else if cfg.pooled {
                 echo_pooled(&stream, &st, &mut t).await
             } else {
                 echo(&stream, cfg.buf, &st, &mut t).await
@@ -209,6 +229,37 @@ async fn echo_pooled(
             .await
             .map_err(End::Write)?;
         drop(buf);
+        stats.borrow_mut().bytes += n as u64;
+        stats::request();
+    }
+}
+
+/// Echoes what one multishot receive per connection yields (bytes keep
+/// arriving into the pool while an echo is written: a client that does not
+/// read its echoes holds the buffers its bytes filled, up to the pool's
+/// size, and then waits like any starved receive).
+async fn echo_multishot<B: Into<PooledBufs>>(
+    stream: &TcpStream,
+    mut rx: impl Stream<Item = std::io::Result<B>> + Unpin,
+    stats: &RefCell<LoopStats>,
+    t: &mut Timers,
+) -> Result<(), End> {
+    loop {
+        let at = Instant::now() + t.idle;
+        let next = poll_fn(|cx| std::pin::Pin::new(&mut rx).poll_next(cx));
+        let got = t.dog.run(at, next).await;
+        let Some(bufs) = got.map_err(|_| End::Idle)? else {
+            return Ok(());
+        };
+        let bufs: PooledBufs = bufs.map_err(|_| End::Read)?.into();
+        let n = bufs.len();
+        for buf in bufs {
+            drop(
+                deadline::write_all(stream, buf, &mut t.dog, &mut t.pace)
+                    .await
+                    .map_err(End::Write)?,
+            );
+        }
         stats.borrow_mut().bytes += n as u64;
         stats::request();
     }

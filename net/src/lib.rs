@@ -82,7 +82,7 @@ pub mod unix;
 pub use error::os_error;
 pub use incoming::Incoming;
 pub use lookup::{lookup_host, ToSocketAddrs};
-pub use pooled::RecvStream;
+pub use pooled::{RecvBundles, RecvStream};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

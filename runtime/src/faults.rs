@@ -12,6 +12,8 @@
 //! | [`setup_einval`](Faults::setup_einval) | the first N attempts | drop setup flags one by one (the ladder in `uring/setup.rs`) |
 //! | [`missing_opcodes`](Faults::missing_opcodes) | the opcode probe | run those ops on the readiness or pool path; fail setup if the driver's own (NOP, READ, POLL_ADD, ASYNC_CANCEL) are missing |
 //! | [`no_buf_ring`](Faults::no_buf_ring) | buffer-ring registration | serve pooled receives on the readiness path |
+//! | [`no_bundles`](Faults::no_bundles) | the `IORING_FEAT_RECVSEND_BUNDLE` bit | receive one buffer per completion (the same bytes) |
+//! | [`no_buf_inc`](Faults::no_buf_inc) | buffer-ring registration with `IOU_PBUF_RING_INC` | register without it: one receive per buffer (the same bytes) |
 //! | [`no_min_timeout`](Faults::no_min_timeout) | the ring's feature bits | accept `Builder::min_wait` and report it not in effect; wait as without it |
 //! | [`no_fixed_buffers`](Faults::no_fixed_buffers) | fixed-buffer registration | keep the registry on the loop only; fixed operations take the plain paths |
 //! | [`enter_error`](Faults::enter_error) | every Nth `io_uring_enter` (not entered) | retry: EBUSY, EAGAIN, EINTR are transient |
@@ -42,6 +44,12 @@ mod plan {
         pub missing_opcodes: Vec<u8>,
         /// Registering the provided-buffer ring fails with `EINVAL`.
         pub no_buf_ring: bool,
+        /// The kernel reports no receive bundles
+        /// (`IORING_FEAT_RECVSEND_BUNDLE`, 6.10).
+        pub no_bundles: bool,
+        /// The buffer ring is registered without incremental consumption
+        /// (`IOU_PBUF_RING_INC`, 6.12), as on an older kernel.
+        pub no_buf_inc: bool,
         /// The ring reports no `IORING_FEAT_MIN_TIMEOUT` (as before 6.12).
         pub no_min_timeout: bool,
         /// Registering fixed buffers with the ring fails with `EINVAL`.
@@ -101,6 +109,14 @@ mod plan {
 
         pub(crate) fn no_buf_ring(&self) -> bool {
             self.plan.no_buf_ring
+        }
+
+        pub(crate) fn no_bundles(&self) -> bool {
+            self.plan.no_bundles
+        }
+
+        pub(crate) fn no_buf_inc(&self) -> bool {
+            self.plan.no_buf_inc
         }
 
         pub(crate) fn no_min_timeout(&self) -> bool {
@@ -195,6 +211,14 @@ mod off {
         }
         #[inline(always)]
         pub(crate) fn no_buf_ring(&self) -> bool {
+            false
+        }
+        #[inline(always)]
+        pub(crate) fn no_bundles(&self) -> bool {
+            false
+        }
+        #[inline(always)]
+        pub(crate) fn no_buf_inc(&self) -> bool {
             false
         }
         #[inline(always)]

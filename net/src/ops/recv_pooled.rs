@@ -6,7 +6,10 @@
 //!   while the peer is silent; the kernel picks one from the loop's ring
 //!   when bytes arrive and names it in the CQE. The multishot form posts a
 //!   CQE per arrival from one SQE. `ENOBUFS` (the ring ran dry) ends it;
-//!   the caller waits for a buffer to come back and re-arms.
+//!   the caller waits for a buffer to come back and re-arms. Asked for
+//!   bundles (and where the pool has them, 6.10), the multishot form is
+//!   `IORING_RECVSEND_BUNDLE`: a CQE then covers every buffer its bytes
+//!   filled, in ring order (`PooledBufs`).
 //! - readiness (epoll; io_uring without buffer rings): wait until readable,
 //!   take a free buffer, `recv(2)` into it; `EAGAIN` gives it back at once.
 //!   An empty pool is `ENOBUFS` here too.
@@ -22,7 +25,7 @@ use std::rc::{Rc, Weak};
 
 use io_uring::{opcode, squeue, types};
 use ringloop_runtime::driver::{
-    BufPool, BufSlot, Completion, Fallback, Interest, MultishotOpCode, OpCode, PooledBuf, SharedFd,
+    BufPool, BufSlot, Completion, Fallback, Interest, MultishotOpCode, OpCode, PooledBufs, SharedFd,
 };
 
 use crate::pooled::Pending;
@@ -31,8 +34,10 @@ pub(crate) struct RecvPooled {
     fd: SharedFd,
     pool: Rc<BufPool>,
     multi: bool,
+    /// Multishot with receive bundles where the pool has them.
+    bundle: bool,
     /// What the last readiness-path attempt received.
-    got: Option<PooledBuf>,
+    got: Option<PooledBufs>,
     pending: Weak<Pending>,
 }
 
@@ -41,19 +46,21 @@ impl RecvPooled {
         fd: SharedFd,
         pool: Rc<BufPool>,
         multi: bool,
+        bundle: bool,
         pending: Weak<Pending>,
     ) -> Self {
         RecvPooled {
             fd,
             pool,
             multi,
+            bundle,
             got: None,
             pending,
         }
     }
 
     /// One completion as a buffer (`Ok(None)`: the end of the stream).
-    fn take(&mut self, c: Completion) -> io::Result<Option<PooledBuf>> {
+    fn take(&mut self, c: Completion) -> io::Result<Option<PooledBufs>> {
         if let Some(b) = self.got.take() {
             return Ok(Some(b));
         }
@@ -70,8 +77,8 @@ impl RecvPooled {
 
     /// A result for a dropped receive: keep its bytes for the next one.
     fn keep(&mut self, c: Completion) {
-        if let (Ok(Some(b)), Some(p)) = (self.take(c), self.pending.upgrade()) {
-            p.push(b);
+        if let (Ok(Some(bufs)), Some(p)) = (self.take(c), self.pending.upgrade()) {
+            bufs.for_each(|b| p.push(b));
         }
     }
 }
@@ -80,7 +87,7 @@ impl RecvPooled {
 // loop's registered ring, which outlives every receive); `try_io` receives
 // into a buffer slot it owns.
 unsafe impl OpCode for RecvPooled {
-    type Output = io::Result<Option<PooledBuf>>;
+    type Output = io::Result<Option<PooledBufs>>;
     const CODE: u8 = opcode::Recv::CODE;
 
     fn completion_path(&self) -> bool {
@@ -90,7 +97,9 @@ unsafe impl OpCode for RecvPooled {
     fn sqe(&mut self) -> squeue::Entry {
         let fd = types::Fd(self.fd.as_raw_fd());
         let group = self.pool.group().unwrap_or(0);
-        if self.multi {
+        if self.multi && self.bundle && self.pool.bundles() {
+            opcode::RecvMultiBundle::new(fd, group).build()
+        } else if self.multi {
             opcode::RecvMulti::new(fd, group).build()
         } else {
             opcode::Recv::new(fd, std::ptr::null_mut(), self.pool.buf_size() as u32)
@@ -117,7 +126,7 @@ unsafe impl OpCode for RecvPooled {
         let n = crate::error::cvt_len(n)?;
         if n > 0 {
             // SAFETY: recv(2) initialised the first `n` bytes.
-            self.got = Some(unsafe { slot.filled(n as usize) });
+            self.got = Some(unsafe { slot.filled(n as usize) }.into());
         }
         Ok(n)
     }
@@ -138,7 +147,7 @@ unsafe impl OpCode for RecvPooled {
 }
 
 impl MultishotOpCode for RecvPooled {
-    type Item = io::Result<Option<PooledBuf>>;
+    type Item = io::Result<Option<PooledBufs>>;
 
     fn item(&mut self, c: Completion) -> Self::Item {
         self.take(c)
@@ -154,6 +163,7 @@ impl fmt::Debug for RecvPooled {
         f.debug_struct("RecvPooled")
             .field("fd", &self.fd)
             .field("multi", &self.multi)
+            .field("bundle", &self.bundle)
             .finish()
     }
 }

@@ -53,7 +53,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 pub(crate) use bufpool::BufPoolConfig;
-pub use bufpool::{BufPool, BufSlot, PooledBuf};
+pub use bufpool::{BufPool, BufSlot, PooledBuf, PooledBufs};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufPool, FixedBufRegistry};
 /// The io-uring crate (version 0.7), with which an [`OpCode`] builds its

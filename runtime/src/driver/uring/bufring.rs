@@ -8,6 +8,13 @@
 //! the new tail with a release store; the kernel consumes from its head.
 //! The buffers themselves are the pool's ([`BufPool`]).
 //!
+//! A receive bundle (`IORING_RECVSEND_BUNDLE`, 6.10) takes several entries
+//! from the head in one completion; the CQE names only the first buffer, so
+//! the pool reads the ids of the ones after it from the ring
+//! ([`bid_at`](BufRing::bid_at)) before it hands out anything: an entry is
+//! overwritten only by a push one lap later, and no buffer of an unreaped
+//! bundle can have been recycled into that lap.
+//!
 //! [`BufPool`]: crate::driver::bufpool
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
@@ -15,6 +22,10 @@ use std::cell::Cell;
 use std::io;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
+
+/// `IOU_PBUF_RING_INC` (6.12): the kernel consumes buffers incrementally
+/// (see the pool's module docs); older kernels refuse it with `EINVAL`.
+pub(crate) const IOU_PBUF_RING_INC: u16 = 2;
 
 /// One entry, as the kernel reads it (uapi `struct io_uring_buf`).
 #[repr(C)]
@@ -69,8 +80,9 @@ impl BufRing {
     }
 
     /// Writes buffer `bid` (at `addr`, `len` bytes) at the tail; visible
-    /// to the kernel after [`publish`](Self::publish).
-    pub(crate) fn push(&self, addr: *mut u8, len: u32, bid: u16) {
+    /// to the kernel after [`publish`](Self::publish). Returns the entry's
+    /// position (the tail it was written at, wrapping).
+    pub(crate) fn push(&self, addr: *mut u8, len: u32, bid: u16) -> u16 {
         let tail = self.tail.get();
         let idx = (tail & self.mask) as usize;
         // SAFETY: `idx <= mask < count`, inside the ring; the kernel only
@@ -84,6 +96,17 @@ impl BufRing {
             std::ptr::addr_of_mut!((*e).bid).write(bid);
         }
         self.tail.set(tail.wrapping_add(1));
+        tail
+    }
+
+    /// The buffer id written at position `pos` (as [`push`](Self::push)
+    /// returned it); the kernel never writes an entry's `bid`.
+    pub(crate) fn bid_at(&self, pos: u16) -> u16 {
+        let idx = (pos & self.mask) as usize;
+        // SAFETY: `idx <= mask < count`, inside the ring; `bid` is written
+        // only by `push` (on this thread) and read, never written, by the
+        // kernel.
+        unsafe { std::ptr::addr_of!((*self.entries.as_ptr().add(idx)).bid).read_volatile() }
     }
 
     /// Makes every pushed entry visible to the kernel.

@@ -208,18 +208,31 @@ impl UringDriver {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         let ring = BufRing::new(count, 0)?;
-        // SAFETY: the ring memory is valid for `count` entries and stays
-        // valid until the group is unregistered in this driver's drop (the
-        // pool that owns it is kept alive by `self.bufs` until then).
-        unsafe {
-            self.ring.submitter().register_buf_ring_with_flags(
-                ring.addr(),
-                ring.entries(),
-                ring.group(),
-                0,
-            )
-        }?;
-        pool.attach_ring(ring);
+        let register = |flags| {
+            // SAFETY: the ring memory is valid for `count` entries and stays
+            // valid until the group is unregistered in this driver's drop
+            // (the pool that owns it is kept alive by `self.bufs` until then).
+            unsafe {
+                self.ring.submitter().register_buf_ring_with_flags(
+                    ring.addr(),
+                    ring.entries(),
+                    ring.group(),
+                    flags,
+                )
+            }
+        };
+        // Incremental consumption (6.12) where the kernel takes the flag.
+        let incremental = !self.faults.no_buf_inc()
+            && match register(bufring::IOU_PBUF_RING_INC) {
+                Ok(()) => true,
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => false,
+                Err(e) => return Err(e),
+            };
+        if !incremental {
+            register(0)?;
+        }
+        let bundles = self.ring.params().is_feature_recvsend_bundle() && !self.faults.no_bundles();
+        pool.attach_ring(ring, bundles, incremental);
         self.bufs = Some(pool.clone());
         Ok(())
     }

@@ -213,18 +213,14 @@ impl UringDriver {
                     super::msg::failed(&self.msg_targets, msg & !MSG_TAG, cqe.result());
                 }
                 key => {
-                    if io_uring::cqueue::buffer_select(cqe.flags()).is_some() {
+                    let mut flags = cqe.flags();
+                    if io_uring::cqueue::buffer_select(flags).is_some() {
                         if let Some(pool) = &self.bufs {
-                            pool.kernel_took_one();
+                            flags = pool.kernel_took(cqe.result(), flags);
                         }
                     }
-                    self.slots.complete(
-                        key,
-                        cqe.result(),
-                        cqe.flags(),
-                        &mut self.wakes,
-                        &mut self.done,
-                    );
+                    self.slots
+                        .complete(key, cqe.result(), flags, &mut self.wakes, &mut self.done);
                 }
             }
         }

@@ -27,10 +27,42 @@
 //! and doubles (up to the pool) only when the kernel is down to a quarter
 //! of those still to pick, so a loop touches as many buffers as its load
 //! keeps in flight, not the whole pool (16 MiB at 1,024 × 16 KiB).
+//!
+//! **Receive bundles** (`IORING_RECVSEND_BUNDLE`, 6.10, reported by
+//! `IORING_FEAT_RECVSEND_BUNDLE`): a multishot receive that asks for them
+//! fills several buffers of the ring in ring order from one completion,
+//! which names the first buffer and the byte count over all of them (every
+//! buffer but the last is full). When the driver reaps such a completion,
+//! the pool reads the ids that follow from the ring entries after the
+//! first one's position and links them ([`PooledBufs`] walks the links);
+//! a completion of `n` bytes took `ceil(n / size)` buffers, one for a
+//! receive without bundles. Where the kernel lacks them (or on epoll) the
+//! same receive yields one buffer per completion: the same bytes.
+//!
+//! **Incremental consumption** (`IOU_PBUF_RING_INC`, 6.12; the ring is
+//! registered with it where the kernel takes the flag, without it after
+//! `EINVAL`): the kernel fills a buffer piece by piece, one receive after
+//! another (of any socket), instead of spending a whole buffer on each, so
+//! large buffers cost no memory per small message. A completion with
+//! `IORING_CQE_F_BUF_MORE` leaves its last buffer in the ring, to be filled
+//! on from where it ended; the pool tracks that offset per buffer, and
+//! gives a buffer back only when a completion without `F_BUF_MORE` has
+//! retired it *and* every handle to its pieces has dropped. With bundles,
+//! a completion starts in its first buffer where the last one left off,
+//! fills the next ones from their start, and `F_BUF_MORE` is about its
+//! last one (the kernel's `io_kbuf_inc_commit`). Since one buffer id then
+//! stands for several pieces in completions not read yet (receives on
+//! different sockets are read in any order), the driver hands each
+//! completion on with a ticket in place of the buffer id, naming the
+//! buffer and the piece's start (see `reap.rs`).
+
+mod handles;
+mod reap;
+
+pub use handles::{BufSlot, PooledBuf, PooledBufs};
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::ops::Deref;
 use std::ptr::NonNull;
 use std::rc::Rc;
 use std::task::Waker;
@@ -73,8 +105,8 @@ pub struct BufPool {
     ring: RefCell<Option<BufRing>>,
     /// Buffers held by callers (for tests and metrics).
     out: Cell<usize>,
-    /// Which buffers callers hold (the rest are free or in the ring).
-    held: RefCell<Vec<bool>>,
+    /// Each buffer's state.
+    state: RefCell<Vec<BufState>>,
     /// Buffers in the kernel's ring, not yet picked (io_uring): the driver
     /// counts every CQE that carries one as it reaps it.
     in_ring: Cell<usize>,
@@ -86,6 +118,32 @@ pub struct BufPool {
     high: Cell<usize>,
     /// Receives waiting for a buffer to come back.
     waiters: RefCell<Vec<Waker>>,
+    /// The kernel's ring can fill several buffers per completion (6.10).
+    bundles: Cell<bool>,
+    /// The kernel's ring consumes buffers incrementally (6.12).
+    incremental: Cell<bool>,
+    /// Incremental consumption: the piece each reaped completion not read
+    /// yet stands for (`reap.rs`).
+    tickets: RefCell<reap::Tickets>,
+}
+
+/// What the pool knows of one buffer.
+#[derive(Debug, Clone, Copy, Default)]
+struct BufState {
+    /// Live handles to its bytes (`PooledBuf`s, a `BufSlot`): it goes back
+    /// when the last drops, unless the kernel's ring still holds it.
+    pieces: u32,
+    /// In the kernel's ring (with incremental consumption, possibly with
+    /// `filled` bytes already handed out).
+    ringed: bool,
+    /// Bytes the kernel filled from its start while it stays in the ring.
+    filled: u32,
+    /// Where it was last written in the kernel's ring (wrapping): a
+    /// bundle's first buffer's says where the rest of the bundle is.
+    pos: u16,
+    /// The buffer after it in the bundle that took it (valid from the reap
+    /// of that bundle's completion until the buffer comes back).
+    next: u16,
 }
 
 impl BufPool {
@@ -119,11 +177,14 @@ impl BufPool {
             free: RefCell::new((0..cfg.count).rev().collect()),
             ring: RefCell::new(None),
             out: Cell::new(0),
-            held: RefCell::new(vec![false; cfg.count as usize]),
+            state: RefCell::new(vec![BufState::default(); cfg.count as usize]),
             in_ring: Cell::new(0),
             circulating: Cell::new(0),
             high: Cell::new(0),
             waiters: RefCell::new(Vec::new()),
+            bundles: Cell::new(false),
+            incremental: Cell::new(false),
+            tickets: RefCell::new(reap::Tickets::default()),
         }))
     }
 
@@ -173,10 +234,42 @@ impl BufPool {
     }
 
     /// Hands every free buffer to `ring` (io_uring): from now on the kernel
-    /// picks them.
-    pub(crate) fn attach_ring(&self, ring: BufRing) {
+    /// picks them; `bundles`: the kernel can fill several per completion;
+    /// `incremental`: the ring was registered with `IOU_PBUF_RING_INC`.
+    pub(crate) fn attach_ring(&self, ring: BufRing, bundles: bool, incremental: bool) {
         *self.ring.borrow_mut() = Some(ring);
+        self.bundles.set(bundles);
+        self.incremental.set(incremental);
         self.grow_ring(RING_START);
+    }
+
+    /// Whether the kernel's ring consumes buffers incrementally
+    /// (`IOU_PBUF_RING_INC`, 6.12): several receives share a buffer, each
+    /// [`PooledBuf`] a piece of it.
+    pub fn incremental(&self) -> bool {
+        self.incremental.get() && self.ring.borrow().is_some()
+    }
+
+    /// Whether a multishot receive may ask for bundles (the kernel's ring
+    /// picks the buffers and has `IORING_FEAT_RECVSEND_BUNDLE`, 6.10): one
+    /// completion then carries several buffers, read with
+    /// [`from_completion`](Self::from_completion) as usual.
+    pub fn bundles(&self) -> bool {
+        self.bundles.get() && self.ring.borrow().is_some()
+    }
+
+    /// Writes buffer `id` at the ring's tail, remembering where.
+    fn push_to_ring(&self, ring: &BufRing, id: u16) {
+        let pos = ring.push(self.addr(id), self.cfg.size, id);
+        let st = &mut self.state.borrow_mut()[id as usize];
+        st.pos = pos;
+        st.ringed = true;
+        st.filled = 0;
+    }
+
+    /// The buffer after `id` in its bundle.
+    pub(crate) fn next_in_bundle(&self, id: u16) -> u16 {
+        self.state.borrow()[id as usize].next
     }
 
     /// Moves up to `n` free buffers (lowest ids first) into the kernel's
@@ -190,7 +283,7 @@ impl BufPool {
         let k = n.min(free.len());
         for _ in 0..k {
             let id = free.pop().expect("k <= free.len()");
-            ring.push(self.addr(id), self.cfg.size, id);
+            self.push_to_ring(ring, id);
             self.high.set(self.high.get().max(id as usize + 1));
         }
         if k > 0 {
@@ -205,10 +298,15 @@ impl BufPool {
     /// every receive): the buffers it held come back to the free list.
     pub(crate) fn detach_ring(&self) -> Option<BufRing> {
         let ring = self.ring.borrow_mut().take()?;
-        let held = self.held.borrow();
+        let mut state = self.state.borrow_mut();
+        state.iter_mut().for_each(|st| st.ringed = false);
         let mut free = self.free.borrow_mut();
         free.clear();
-        free.extend((0..self.cfg.count).rev().filter(|&id| !held[id as usize]));
+        free.extend(
+            (0..self.cfg.count)
+                .rev()
+                .filter(|&id| state[id as usize].pieces == 0),
+        );
         self.in_ring.set(0);
         self.circulating.set(0);
         Some(ring)
@@ -229,22 +327,7 @@ impl BufPool {
     pub fn take(self: &Rc<Self>) -> Option<BufSlot> {
         let id = self.free.borrow_mut().pop()?;
         self.hold(id);
-        Some(BufSlot {
-            pool: Some(self.clone()),
-            id,
-        })
-    }
-
-    /// The buffer a completion with `IORING_CQE_F_BUFFER` carries, holding
-    /// the completion's byte count; `None` when it carries none (an error,
-    /// `ENOBUFS`, or the end of the stream).
-    pub fn from_completion(self: &Rc<Self>, c: &super::Completion) -> Option<PooledBuf> {
-        let id = io_uring::cqueue::buffer_select(c.flags)?;
-        if id as usize >= self.count() {
-            return None;
-        }
-        let len = c.result.as_ref().map_or(0, |&n| n as usize);
-        Some(self.handed_out(id, len))
+        Some(BufSlot::new(self.clone(), id))
     }
 
     /// Ready once a buffer came back since the last `Pending` (registers
@@ -267,34 +350,24 @@ impl BufPool {
         std::task::Poll::Pending
     }
 
-    /// The driver reaped a CQE that carries one of these buffers: the
-    /// kernel took it from the ring.
-    pub(crate) fn kernel_took_one(&self) {
-        self.in_ring.set(self.in_ring.get().saturating_sub(1));
-        let c = self.circulating.get();
-        if self.in_ring.get() < (c / 4).max(1) && c < self.count() {
-            // Double before the kernel runs dry.
-            self.grow_ring(c.max(1));
+    /// One more handle to bytes of buffer `id`.
+    pub(crate) fn hold(&self, id: u16) {
+        let st = &mut self.state.borrow_mut()[id as usize];
+        st.pieces += 1;
+        if st.pieces == 1 {
+            self.out.set(self.out.get() + 1);
         }
-    }
-
-    fn hold(&self, id: u16) {
-        self.out.set(self.out.get() + 1);
-        self.held.borrow_mut()[id as usize] = true;
         self.high.set(self.high.get().max(id as usize + 1));
     }
 
-    /// The kernel filled buffer `id` with `len` bytes (io_uring).
-    pub(crate) fn handed_out(self: &Rc<Self>, id: u16, len: usize) -> PooledBuf {
+    /// The kernel filled `len` bytes of buffer `id` from `off` (io_uring).
+    pub(crate) fn handed_out(self: &Rc<Self>, id: u16, off: usize, len: usize) -> PooledBuf {
         self.hold(id);
-        let len = len.min(self.buf_size());
+        let len = len.min(self.buf_size() - off);
         // The kernel wrote these bytes through the ring, unseen by valgrind.
-        crate::valgrind::mark_defined(self.addr(id), len);
-        PooledBuf {
-            pool: self.clone(),
-            id,
-            len: len.min(self.buf_size()),
-        }
+        // SAFETY: `off + len <= size`: inside buffer `id`.
+        crate::valgrind::mark_defined(unsafe { self.addr(id).add(off) }, len);
+        PooledBuf::new(self.clone(), id, off, len)
     }
 
     fn wait_for_buffer(&self, waker: &Waker) {
@@ -304,12 +377,24 @@ impl BufPool {
         }
     }
 
-    fn recycle(&self, id: u16) {
-        self.out.set(self.out.get() - 1);
-        self.held.borrow_mut()[id as usize] = false;
+    /// A handle to bytes of buffer `id` dropped: the buffer goes back when
+    /// it was the last and the kernel's ring no longer holds it.
+    pub(crate) fn recycle(&self, id: u16) {
+        {
+            let st = &mut self.state.borrow_mut()[id as usize];
+            st.pieces -= 1;
+            if st.pieces > 0 {
+                return;
+            }
+            self.out.set(self.out.get() - 1);
+            if st.ringed {
+                // Retired later by the completion that fills it up.
+                return;
+            }
+        }
         match &*self.ring.borrow() {
             Some(ring) => {
-                ring.push(self.addr(id), self.cfg.size, id);
+                self.push_to_ring(ring, id);
                 ring.publish();
                 self.in_ring.set(self.in_ring.get() + 1);
             }
@@ -339,134 +424,8 @@ impl fmt::Debug for BufPool {
             .field("in_use", &self.out.get())
             .field("ring", &self.ring.borrow().is_some())
             .field("in_ring", &self.in_ring.get())
+            .field("bundles", &self.bundles.get())
+            .field("incremental", &self.incremental.get())
             .finish()
-    }
-}
-
-/// A free buffer taken from a [`BufPool`] to receive into: give it back
-/// by dropping it (nothing received), or turn it into the [`PooledBuf`] of
-/// what was received with [`filled`](Self::filled).
-pub struct BufSlot {
-    pool: Option<Rc<BufPool>>,
-    id: u16,
-}
-
-impl BufSlot {
-    /// Where to receive: the buffer's first byte, valid for
-    /// [`len`](Self::len) bytes while the slot (then the `PooledBuf`) lives.
-    pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.pool
-            .as_ref()
-            .map_or(std::ptr::null_mut(), |p| p.addr(self.id))
-    }
-
-    /// The buffer's size.
-    pub fn len(&self) -> usize {
-        self.pool.as_ref().map_or(0, |p| p.buf_size())
-    }
-
-    /// Whether the buffer has no room (never, for a valid pool).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The first `n` bytes were received into it.
-    ///
-    /// # Safety
-    ///
-    /// The first `n` bytes (at most [`len`](Self::len)) must be initialised.
-    pub unsafe fn filled(mut self, n: usize) -> PooledBuf {
-        let pool = self.pool.take().expect("a slot holds its pool");
-        let len = n.min(pool.buf_size());
-        PooledBuf {
-            pool,
-            id: self.id,
-            len,
-        }
-    }
-}
-
-impl Drop for BufSlot {
-    fn drop(&mut self) {
-        if let Some(p) = self.pool.take() {
-            p.recycle(self.id);
-        }
-    }
-}
-
-impl fmt::Debug for BufSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BufSlot").field("id", &self.id).finish()
-    }
-}
-
-/// Bytes a pooled receive delivered, in a buffer that belongs to the loop:
-/// dropping it gives the buffer back (to the kernel's ring on io_uring).
-///
-/// `!Send`: it belongs to the loop thread that received it. Read it as a
-/// `&[u8]`; send it on with any write (it is an
-/// [`IoBuf`](crate::buf::IoBuf)); copy out what must outlive it.
-pub struct PooledBuf {
-    pool: Rc<BufPool>,
-    id: u16,
-    len: usize,
-}
-
-impl PooledBuf {
-    /// Bytes received (0 at the end of the stream).
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether it holds no bytes (the end of the stream).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Deref for PooledBuf {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        // SAFETY: buffer `id` is held by this handle alone until it drops
-        // (the kernel does not write a buffer it handed out, and the pool
-        // gives it to nobody else), and its first `len` bytes were written
-        // by the receive.
-        unsafe { std::slice::from_raw_parts(self.pool.addr(self.id), self.len) }
-    }
-}
-
-impl AsRef<[u8]> for PooledBuf {
-    fn as_ref(&self) -> &[u8] {
-        self
-    }
-}
-
-impl Drop for PooledBuf {
-    fn drop(&mut self) {
-        self.pool.recycle(self.id);
-    }
-}
-
-impl fmt::Debug for PooledBuf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PooledBuf")
-            .field("id", &self.id)
-            .field("len", &self.len)
-            .finish()
-    }
-}
-
-// SAFETY: the pointer is into the pool's allocation, which the handle keeps
-// alive (an `Rc`) and which does not move; the first `len` bytes are
-// initialised, and nobody writes them while the handle lives.
-unsafe impl crate::buf::IoBuf for PooledBuf {
-    fn stable_ptr(&self) -> *const u8 {
-        self.pool.addr(self.id)
-    }
-    fn bytes_init(&self) -> usize {
-        self.len
-    }
-    fn bytes_total(&self) -> usize {
-        self.len
     }
 }
