@@ -169,11 +169,10 @@ pub(crate) fn at_start(cx: &Context<'_>) -> AtStart {
     });
     let mut f = top;
     while !f.is_null() {
-        // SAFETY: every frame on the stack lives in an `enter` call still
-        // running on this thread (frames are pushed and popped in call
-        // order, popped on unwind too), and its state is kept alive by the
-        // scoped future that called `enter`; a frame is only read here,
-        // within those calls.
+        // Frames are pushed and popped in call order (popped on unwind
+        // too), and each state is kept alive by the scoped future that
+        // called `enter`.
+        // SAFETY: `f` is a frame of an `enter` still running on this thread.
         let (state, parent) = unsafe { ((*f).state, (*f).parent) };
         // SAFETY: as above, the state is alive; its strong count is raised
         // before the `Rc` is made, so the new `Rc` owns one count.

@@ -114,11 +114,11 @@ impl PooledBuf {
 impl Deref for PooledBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: these `len` bytes of buffer `id` were written by the
-        // receive, and nobody writes them while the handle lives: the pool
-        // gives the buffer to nobody else before every handle to it dropped,
-        // and the kernel (which may fill on after them, with incremental
-        // consumption) never writes bytes it handed out.
+        // The pool gives the buffer to nobody else before every handle to
+        // it dropped, and the kernel (which may fill on after them, with
+        // incremental consumption) never writes bytes it handed out.
+        // SAFETY: these `len` bytes were written by the receive and are not
+        // written while the handle lives (above).
         unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
     }
 }
